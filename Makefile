@@ -1,0 +1,50 @@
+# hasbench — every entry point a user needs. `make demo` and `make test` build the venv if missing.
+SHELL := /bin/bash
+PYTHON_BOOTSTRAP ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HASBENCH := $(VENV)/bin/hasbench
+STAMP := $(VENV)/.hasbench-installed
+PYTEST_ARGS ?=
+TASK ?=
+
+.PHONY: install demo test lint bench-perf bench tables reproduce-all clean-venv
+
+install: $(STAMP)
+
+# The venv is rebuilt when the lock file or the package metadata changes.
+$(STAMP): requirements/lock.txt pyproject.toml
+	@command -v $(PYTHON_BOOTSTRAP) >/dev/null || { echo "hasbench needs $(PYTHON_BOOTSTRAP) on PATH (set PYTHON_BOOTSTRAP=/path/to/python3.11)"; exit 1; }
+	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check pip==25.3
+	@# --no-deps: the lock lists every package; this keeps mmengine/mmcv-lite/mmaction2/grad-cam
+	@# from pulling opencv-python variants over opencv-python-headless (see requirements/README.md).
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+demo: install
+	$(HASBENCH) suite demo
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+
+bench-perf: install
+	$(PY) scripts/bench_has_speed.py
+
+bench: install
+	@test -n "$(TASK)" || { echo "usage: make bench TASK=<task>  (see: hasbench list)"; exit 2; }
+	$(HASBENCH) suite paper --executor local --only task=$(TASK)
+
+tables: install
+	$(HASBENCH) table --results results
+
+reproduce-all: install
+	$(HASBENCH) suite paper --executor slurm
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,244 @@
+"""Methods as config overlays: a method is a pure function of a framework config.
+
+``baseline`` leaves the training pipeline unchanged; ``random_erasing`` inserts the
+framework's own erasing transform; ``has`` / ``has-16`` ... insert our HaS stage;
+``has+random_erasing`` inserts both (the paper calls them complementary). This module knows
+frameworks, never tasks: tasks call it with their config and get the config back.
+
+OpenMMLab pipeline lists do not merge under ``_base_`` inheritance, so stages are inserted
+with :func:`insert_stages` relative to an anchor stage instead of copying lists.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+#: The paper's grid sizes (pixels, for 224x224 inputs); 0 = this image is not hidden.
+HAS_GRID_SIZES: tuple[int, ...] = (0, 16, 32, 44, 56)
+#: The input side length the paper's grid sizes refer to.
+REFERENCE_SIDE_PX = 224
+#: Where each OpenMMLab library's training pipeline takes the method's stages (inserted before).
+MM_ANCHORS = {"mmpretrain": "PackInputs", "mmseg": "PackSegInputs", "mmaction": "FormatShape"}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A training-time augmentation method.
+
+    Attributes:
+        name: Name used on the command line and in the results table.
+        hides: Whether HaS is inserted.
+        erases: Whether the framework's random erasing is inserted.
+        grid_sizes_px: HaS grid sizes in pixels at the 224-pixel reference input.
+        hide_prob: Probability that each cell is hidden.
+    """
+
+    name: str
+    hides: bool = False
+    erases: bool = False
+    grid_sizes_px: tuple[int, ...] = ()
+    hide_prob: float = 0.5
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("baseline"),
+        Method("random_erasing", erases=True),
+        Method("has", hides=True, grid_sizes_px=HAS_GRID_SIZES),
+        *(Method(f"has-{s}", hides=True, grid_sizes_px=(s,)) for s in HAS_GRID_SIZES[1:]),
+        Method("has+random_erasing", hides=True, erases=True, grid_sizes_px=HAS_GRID_SIZES),
+    )
+}
+
+
+def get_method(name: str) -> Method:
+    """Look up a method by name.
+
+    Raises:
+        ValueError: naming the known methods when ``name`` is not one of them.
+    """
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def scale_grid_sizes(
+    grid_sizes_px: tuple[int, ...], image_hw: tuple[int, int], reference_px: int = REFERENCE_SIDE_PX
+) -> tuple[int, ...]:
+    """Scale the paper's grid sizes to a smaller input, keeping the cell-to-image ratio.
+
+    Inputs whose shorter side is at least ``reference_px`` keep the sizes unchanged (HaS
+    cells are absolute pixels, as in the paper). For smaller inputs each size ``s`` becomes
+    ``max(1, round(s * min(H, W) / reference_px))``; 0 (no hiding) stays 0. E.g. for 64x64
+    Tiny ImageNet (0, 16, 32, 44, 56) -> (0, 5, 9, 13, 16); for 32x32 CIFAR -> (0, 2, 5, 6, 8).
+
+    Args:
+        grid_sizes_px: Sizes in pixels at the reference input.
+        image_hw: (height, width) of the training input in pixels.
+        reference_px: Side length the sizes refer to.
+
+    Returns:
+        The sizes in pixels for this input, in the same order.
+    """
+    short_side = min(image_hw)
+    if short_side >= reference_px:
+        return tuple(grid_sizes_px)
+    ratio = short_side / reference_px
+    return tuple(0 if s == 0 else max(1, round(s * ratio)) for s in grid_sizes_px)
+
+
+def mean_in_pipeline_order(data_preprocessor: dict[str, Any]) -> list[float]:
+    """The data preprocessor's mean pixel in the channel order the pipeline produces.
+
+    OpenMMLab preprocessors normalize *after* an optional channel flip (``to_rgb`` in
+    mmpretrain, ``bgr_to_rgb`` in mmseg/mmaction, ``rgb_to_bgr``), so their ``mean`` is in
+    the flipped order; the pipeline's images are in the unflipped order.
+
+    Raises:
+        ValueError: when the preprocessor has no ``mean``.
+    """
+    mean = data_preprocessor.get("mean")
+    if mean is None:
+        raise ValueError(
+            "fill='mean' needs a data_preprocessor with a 'mean'; set model.data_preprocessor.mean "
+            "or pass an explicit fill to HideAndSeek"
+        )
+    flips = any(data_preprocessor.get(k) for k in ("to_rgb", "bgr_to_rgb", "rgb_to_bgr"))
+    values = [float(v) for v in mean]
+    return values[::-1] if flips else values
+
+
+def _stage_name(stage: dict[str, Any]) -> str:
+    return str(stage["type"]).rsplit(".", 1)[-1]
+
+
+def insert_stages(
+    pipeline: list[dict[str, Any]],
+    stages: list[dict[str, Any]],
+    *,
+    before: str | None = None,
+    after: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return a new pipeline with ``stages`` inserted before/after the first stage of a type.
+
+    Type names match with or without a scope prefix (``'mmpretrain.PackInputs'``).
+
+    Raises:
+        ValueError: when the anchor is missing, or neither/both of before/after are given.
+    """
+    if (before is None) == (after is None):
+        raise ValueError("insert_stages needs exactly one of before= or after=")
+    anchor = before or after
+    names = [_stage_name(s) for s in pipeline]
+    if anchor not in names:
+        raise ValueError(
+            f"cannot insert {[s['type'] for s in stages]}: the pipeline has no {anchor!r} stage "
+            f"(stages: {names})"
+        )
+    index = names.index(anchor) + (1 if after else 0)
+    return [*pipeline[:index], *copy.deepcopy(stages), *pipeline[index:]]
+
+
+def mm_method_stages(
+    method: Method,
+    *,
+    scope: str,
+    image_hw: tuple[int, int],
+    data_preprocessor: dict[str, Any],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The OpenMMLab stages a method inserts, and the parameters to record.
+
+    Args:
+        method: The method.
+        scope: ``"mmpretrain"``, ``"mmseg"`` or ``"mmaction"`` (the registry the stages live in).
+        image_hw: Training input (height, width) in pixels, for grid-size scaling.
+        data_preprocessor: The model's data preprocessor config (mean/std, channel flip).
+
+    Returns:
+        (stages, params): the stage configs in insertion order, and a flat dict of what was
+        applied (for the results table).
+    """
+    stages: list[dict[str, Any]] = []
+    params: dict[str, Any] = {}
+    mean = mean_in_pipeline_order(data_preprocessor) if (method.hides or method.erases) else []
+    if method.erases:
+        stage = _mm_random_erasing(scope, mean)
+        stages.append(stage)
+        params.update({f"re_{k}": v for k, v in stage.items()})
+    if method.hides:
+        grid = scale_grid_sizes(method.grid_sizes_px, image_hw)
+        stages.append(
+            dict(type=f"{scope}.HideAndSeek", grid_sizes=grid, hide_prob=method.hide_prob,
+                 fill="mean", mean=mean)
+        )
+        params.update(
+            has_grid_sizes_px=list(grid), has_hide_prob=method.hide_prob,
+            has_fill="dataset mean (pixel space; 0 after normalization)",
+        )
+    return stages, params
+
+
+def _mm_random_erasing(scope: str, mean: list[float]) -> dict[str, Any]:
+    """The framework's own random-erasing transform, filled with the same mean pixel as HaS."""
+    if scope == "mmpretrain":
+        # Zhong et al.'s defaults (p=0.5, area 2%-40%, aspect 0.3-3.33).
+        return dict(type="mmpretrain.RandomErasing", erase_prob=0.5, min_area_ratio=0.02,
+                    max_area_ratio=0.4, aspect_range=(0.3, 1 / 0.3), mode="const",
+                    fill_color=[round(v) for v in mean])
+    if scope == "mmseg":
+        # mmseg has no RandomErasing; RandomCutOut is its erasing transform (labels untouched).
+        return dict(type="mmseg.RandomCutOut", prob=0.5, n_holes=1,
+                    cutout_ratio=[(0.2, 0.2), (0.3, 0.3), (0.4, 0.4), (0.5, 0.5)],
+                    fill_in=tuple(round(v) for v in mean), seg_fill_in=None)
+    raise ValueError(
+        f"no framework random-erasing transform is defined for scope {scope!r}; "
+        "the task must provide its own counterpart"
+    )
+
+
+def _train_dataset_cfg(cfg: Any) -> Any:
+    """The innermost training dataset config (unwrapping RepeatDataset & co.)."""
+    dataset = cfg["train_dataloader"]["dataset"]
+    while "pipeline" not in dataset and "dataset" in dataset:
+        dataset = dataset["dataset"]
+    return dataset
+
+
+def apply_method_to_mm_config(
+    cfg: Any,
+    method_name: str,
+    *,
+    scope: str,
+    image_hw: tuple[int, int],
+    anchor: str | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Return a copy of an OpenMMLab config with the method's stages in the training pipeline.
+
+    Only ``train_dataloader`` changes: evaluation never hides.
+
+    Args:
+        cfg: An ``mmengine.Config`` (or dict) with ``train_dataloader`` and
+            ``model.data_preprocessor`` (or a top-level ``data_preprocessor``).
+        method_name: A name from :data:`METHODS`.
+        scope: ``"mmpretrain"``, ``"mmseg"`` or ``"mmaction"``.
+        image_hw: Training input (height, width) in pixels.
+        anchor: Stage type to insert before; defaults to :data:`MM_ANCHORS` ``[scope]``.
+
+    Returns:
+        (new_cfg, method_params).
+    """
+    method = get_method(method_name)
+    new_cfg = copy.deepcopy(cfg)
+    preprocessor = new_cfg.get("data_preprocessor") or new_cfg["model"].get("data_preprocessor")
+    stages, params = mm_method_stages(
+        method, scope=scope, image_hw=image_hw, data_preprocessor=preprocessor or {}
+    )
+    if stages:
+        dataset = _train_dataset_cfg(new_cfg)
+        dataset["pipeline"] = insert_stages(
+            list(dataset["pipeline"]), stages, before=anchor or MM_ANCHORS[scope]
+        )
+    return new_cfg, {"method": method.name, **params}

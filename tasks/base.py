@@ -1,0 +1,154 @@
+"""The one small interface every task implements (one file per task in ``tasks/``)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.paths import data_dir
+from benchmark.spec import RunSpec, TaskOutput
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset a task knows.
+
+    Attributes:
+        name: Dataset name used on the command line, e.g. ``"cifar10"``.
+        layout: One-line description of the on-disk layout the loader reads.
+        default_root: Folder name under :func:`benchmark.paths.data_dir` used when the user
+            passes no ``--data-root`` (``None``: the user must pass one).
+        check_layout: ``check_layout(root)`` raises ``ValueError`` naming what is missing
+            and how to fix it; returns nothing when the layout is usable.
+        synth: ``synth(out_dir, seed)`` writes a generated dataset in this layout
+            (``None`` when the task cannot generate it).
+        prepare: How to obtain the real dataset (command or URL text shown in errors).
+        default_model: Model used when the spec names none.
+        default_epochs: Epochs used when the spec names none.
+    """
+
+    name: str
+    layout: str
+    check_layout: Callable[[Path], None]
+    default_root: str | None = None
+    synth: Callable[[Path, int], None] | None = None
+    prepare: str = ""
+    default_model: str | None = None
+    default_epochs: int = 1
+
+
+@dataclass
+class Task(ABC):
+    """A benchmark task: the datasets it knows, the metrics it reports, and how to run one spec.
+
+    Subclasses set the class attributes and implement :meth:`run`. They build the framework's
+    own config/objects, insert the method via :mod:`benchmark.methods`, train and evaluate, and
+    return a :class:`~benchmark.spec.TaskOutput`; they never write result records.
+    """
+
+    name: str = ""
+    framework: str = ""
+    #: metric name -> higher_is_better
+    metrics: dict[str, bool] = field(default_factory=dict)
+    datasets: dict[str, DatasetInfo] = field(default_factory=dict)
+    models: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ("baseline", "random_erasing", "has")
+
+    # ----------------------------------------------------------------- resolution
+    def default_dataset(self) -> str:
+        """The dataset used when a spec names none (the first one declared)."""
+        return next(iter(self.datasets))
+
+    def resolve(self, spec: RunSpec) -> RunSpec:
+        """Fill in the spec's defaults (dataset, data root, model, epochs) for this task."""
+        dataset = spec.dataset or self.default_dataset()
+        info = self.dataset_info(dataset)
+        root = spec.data_root
+        if root is None and info.default_root is not None:
+            root = str(data_dir() / info.default_root)
+        return RunSpec(
+            task=spec.task,
+            method=spec.method,
+            dataset=dataset,
+            data_root=root,
+            model=spec.model or info.default_model or (self.models[0] if self.models else None),
+            seed=spec.seed,
+            epochs=spec.epochs if spec.epochs is not None else info.default_epochs,
+            device=spec.device,
+            options=spec.options,
+        )
+
+    def dataset_info(self, dataset: str) -> DatasetInfo:
+        """Look up a dataset by name.
+
+        Raises:
+            ValueError: naming the known datasets when ``dataset`` is not one of them.
+        """
+        if dataset not in self.datasets:
+            known = ", ".join(sorted(self.datasets))
+            raise ValueError(
+                f"unknown dataset {dataset!r} for task {self.name!r}; known: {known} "
+                f"(see `hasbench list`)"
+            )
+        return self.datasets[dataset]
+
+    # ----------------------------------------------------------------- validation
+    def check(self, spec: RunSpec) -> None:
+        """Validate a resolved spec before anything is trained.
+
+        Raises:
+            ValueError: with a message naming the problem and the fix (unknown model or method,
+                missing data root, wrong layout).
+        """
+        info = self.dataset_info(spec.dataset)
+        if self.models and spec.model not in self.models:
+            raise ValueError(
+                f"unknown model {spec.model!r} for task {self.name!r}; known: "
+                f"{', '.join(self.models)}"
+            )
+        if spec.method not in self.methods:
+            raise ValueError(
+                f"method {spec.method!r} is not available for task {self.name!r}; "
+                f"available: {', '.join(self.methods)}"
+            )
+        if spec.data_root is None:
+            raise ValueError(
+                f"dataset {spec.dataset!r} needs --data-root (layout: {info.layout}). "
+                f"{info.prepare}".strip()
+            )
+        root = Path(spec.data_root)
+        if not root.is_dir():
+            hint = f" Generate one with `hasbench synth {spec.dataset} --out {root}`." if info.synth else ""
+            raise ValueError(
+                f"data root {root} for dataset {spec.dataset!r} does not exist "
+                f"(expected layout: {info.layout}).{hint} {info.prepare}".strip()
+            )
+        info.check_layout(root)
+
+    # ----------------------------------------------------------------- the run
+    @abstractmethod
+    def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
+        """Train and evaluate one resolved, checked spec; return its metrics.
+
+        Args:
+            spec: A spec returned by :meth:`resolve` that passed :meth:`check`.
+            work_dir: An empty folder owned by this run (checkpoints, logs, figures).
+        """
+
+
+def require_paths(root: Path, relative: list[str], dataset: str, hint: str = "") -> None:
+    """Raise ``ValueError`` listing every path of ``relative`` missing under ``root``.
+
+    Args:
+        root: Dataset root.
+        relative: Paths (files or folders) that the layout requires.
+        dataset: Dataset name, for the message.
+        hint: How to fix it (prepare script, synth command).
+    """
+    missing = [p for p in relative if not (root / p).exists()]
+    if missing:
+        raise ValueError(
+            f"{dataset} layout under {root} is missing: {', '.join(missing)}. {hint}".strip()
+        )
