@@ -24,6 +24,8 @@ class RunSpec:
         device: ``"cpu"`` or ``"cuda"``.
         options: Extra task-specific settings as sorted ``(key, value)`` pairs (hashable),
             e.g. ``(("batch_size", 32),)``. They are part of the run id.
+        synthetic: The data is generated (``hasbench synth``) in the dataset's real layout;
+            the results table then names the dataset ``<dataset>-synth``.
     """
 
     task: str
@@ -35,6 +37,7 @@ class RunSpec:
     epochs: int | None = None
     device: str = "cpu"
     options: tuple[tuple[str, Any], ...] = ()
+    synthetic: bool = False
 
     @property
     def option_dict(self) -> dict[str, Any]:
@@ -46,13 +49,21 @@ class RunSpec:
         merged = {**self.option_dict, **options}
         return RunSpec(**{**asdict(self), "options": tuple(sorted(merged.items()))})
 
+    @property
+    def dataset_label(self) -> str:
+        """The dataset name shown in the results table (``-synth`` marks generated data)."""
+        name = self.dataset or "default"
+        return f"{name}-synth" if self.synthetic else name
+
     def run_id(self) -> str:
         """A stable, file-name-safe identifier of this run (the data root is not part of it)."""
         settings = json.dumps(
-            {"epochs": self.epochs, "options": list(self.options)}, sort_keys=True, default=str
+            {"epochs": self.epochs, "options": list(self.options), "synthetic": self.synthetic},
+            sort_keys=True,
+            default=str,
         )
         digest = hashlib.sha1(settings.encode()).hexdigest()[:8]
-        parts = [self.task, self.dataset or "default", self.model or "default", self.method]
+        parts = [self.task, self.dataset_label, self.model or "default", self.method]
         safe = "__".join(p.replace("/", "-") for p in parts)
         return f"{safe}__seed{self.seed}__{digest}"
 

@@ -78,6 +78,7 @@ class Task(ABC):
             epochs=spec.epochs if spec.epochs is not None else info.default_epochs,
             device=spec.device,
             options=spec.options,
+            synthetic=spec.synthetic,
         )
 
     def dataset_info(self, dataset: str) -> DatasetInfo:
@@ -120,7 +121,11 @@ class Task(ABC):
             )
         root = Path(spec.data_root)
         if not root.is_dir():
-            hint = f" Generate one with `hasbench synth {spec.dataset} --out {root}`." if info.synth else ""
+            hint = (
+                f" Generate one with `hasbench synth {spec.dataset} --out {root}`."
+                if info.synth
+                else ""
+            )
             raise ValueError(
                 f"data root {root} for dataset {spec.dataset!r} does not exist "
                 f"(expected layout: {info.layout}).{hint} {info.prepare}".strip()
