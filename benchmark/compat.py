@@ -42,7 +42,8 @@ class _MissingOp:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(
-            f"mmcv.ops.{self._name} needs mmcv's compiled ops, which mmcv-lite lacks ({self._reason}). "
+            f"mmcv.ops.{self._name} needs mmcv's compiled ops, which mmcv-lite lacks "
+            f"({self._reason}). "
             "Install full mmcv 2.1.0 with ops (README: 'Full mmcv') to use it."
         )
 
