@@ -140,13 +140,21 @@ def allow_mmengine_checkpoint_globals() -> bool:
         return False
     if importlib.util.find_spec("mmengine") is None:
         return False
+    import codecs
+    import collections
+
     import numpy as np
     from mmengine.logging import HistoryBuffer
 
-    safe: list[Any] = [HistoryBuffer, np.dtype, np.ndarray, np.core.multiarray._reconstruct]
-    safe += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool")]
-    safe += [np.float64, np.float32, np.int64, np.int32, np.bool_]
-    safe.append(np.core.multiarray.scalar)
+    multiarray = importlib.import_module(
+        "numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray"
+    )
+    # What mmengine's message hub pickles: HistoryBuffer (numpy arrays and scalars inside),
+    # Counter, and numpy 2's dtype reduction (getattr on numpy.dtypes, codecs.encode).
+    safe: list[Any] = [HistoryBuffer, collections.Counter, codecs.encode, getattr,
+                       np.dtype, np.ndarray, multiarray._reconstruct, multiarray.scalar]
+    safe += [type(np.dtype(t)) for t in ("float64", "float32", "float16", "int64", "int32",
+                                         "int16", "int8", "uint8", "bool")]
     torch.serialization.add_safe_globals(safe)
     APPLIED.append("torch.load allow-list for mmengine checkpoints")
     return True

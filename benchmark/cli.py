@@ -1,0 +1,294 @@
+"""``hasbench``: argument parsing and dispatch only; heavy frameworks are imported lazily.
+
+Exit codes: 0 ok, 1 some runs failed, 2 bad input (the message names the problem and fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_RESULTS = "results/runs"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hasbench", description="Hide-and-Seek measured with one protocol on every task."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="tasks, datasets, models, methods and suites")
+
+    run = sub.add_parser("run", help="one run: train, evaluate, write its record")
+    run.add_argument("task")
+    run.add_argument("--method", default="baseline")
+    run.add_argument("--dataset")
+    run.add_argument("--data-root")
+    run.add_argument("--model")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--epochs", type=int)
+    run.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    run.add_argument("--synthetic", action="store_true",
+                     help="generate the dataset (hasbench synth) under RESULTS/data and use it")
+    run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                     help="task option, e.g. batch_size=32 (repeatable)")
+    run.add_argument("--work-dir", help="parent of the run's work dir (default RESULTS/work)")
+    run.add_argument("--results", default=DEFAULT_RESULTS)
+
+    suite = sub.add_parser("suite", help="run a suite's runs, skipping finished ones")
+    suite.add_argument("name")
+    suite.add_argument("--results", help="results dir (default: the suite's own)")
+    suite.add_argument("--only", help="filter, e.g. task=wsol,method=has")
+    suite.add_argument("--dry-run", action="store_true", help="print the grid, run nothing")
+    suite.add_argument("--retry-failed", action="store_true")
+    suite.add_argument("--executor", choices=["local", "slurm"], default="local")
+    suite.add_argument("--workers", type=int, default=1, help="local parallel workers")
+
+    table = sub.add_parser("table", help="comparison table from stored records")
+    table.add_argument("--results", default=DEFAULT_RESULTS)
+    table.add_argument("--format", choices=["md", "csv", "latex"], default="md")
+
+    synth = sub.add_parser("synth", help="write a generated dataset in a real dataset's layout")
+    synth.add_argument("dataset")
+    synth.add_argument("--out", required=True)
+    synth.add_argument("--seed", type=int, default=0)
+
+    explain = sub.add_parser("explain", help="CAM / saliency figures of finished runs")
+    explain.add_argument("run_dirs", nargs="+", type=Path)
+    explain.add_argument("--n", type=int, default=16)
+    explain.add_argument("--out", type=Path)
+
+    report = sub.add_parser("report", help="REPORT.md + report.html from a suite's records")
+    report.add_argument("suite", nargs="?")
+    report.add_argument("--results")
+
+    status = sub.add_parser("status", help="done / running / failed / missing per task and method")
+    status.add_argument("suite", nargs="?", default="demo")
+    status.add_argument("--results")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hasbench`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ValueError as err:
+        print(f"hasbench {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print tasks with their datasets, models and metrics; methods; suites."""
+    from benchmark.methods import METHODS
+    from benchmark.suite import suite_names
+    from tasks import available_tasks, get_task
+
+    for name in available_tasks():
+        task = get_task(name)
+        print(f"{name} ({task.framework})")
+        for ds in task.datasets.values():
+            synth = "  [synth]" if ds.synth else ""
+            print(f"  dataset {ds.name:22s} {ds.layout}{synth}")
+        print(f"  models  {', '.join(task.models)}")
+        print(f"  metrics {', '.join(task.metrics)}")
+        print(f"  methods {', '.join(task.methods)}")
+    print(f"methods: {', '.join(METHODS)}")
+    print(f"suites: {', '.join(suite_names())}")
+    return 0
+
+
+def _parse_options(pairs: list[str]) -> tuple:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"bad --option {pair!r}; use KEY=VALUE, e.g. --option batch_size=32")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return tuple(sorted(options.items()))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one spec and print its metrics."""
+    from benchmark.runner import run_one
+    from benchmark.spec import RunSpec
+
+    spec = RunSpec(
+        task=args.task, method=args.method, dataset=args.dataset, data_root=args.data_root,
+        model=args.model, seed=args.seed, epochs=args.epochs, device=args.device,
+        options=_parse_options(args.option), synthetic=args.synthetic,
+    )
+    record = run_one(spec, args.results, work_root=args.work_dir)
+    print(json.dumps({"run_id": record.run_id, "status": record.status,
+                      "metrics": record.metrics, "reason": record.reason}, indent=1))
+    print(f"record: {Path(args.results) / 'records' / (record.run_id + '.json')}")
+    return 0 if record.ok else 1
+
+
+def cmd_suite(args: argparse.Namespace) -> int:
+    """Validate every pending run of a suite, then execute them and write the tables."""
+    from benchmark import suite as suites
+
+    suite = suites.load_suite(args.name, args.results)
+    runs = suites.select(suite.runs, suites.parse_only(args.only))
+    states = {id(r): suites.run_state(suite.results_dir, r.spec) for r in runs}
+    pending = [r for r in runs if states[id(r)] == "missing"
+               or (states[id(r)] == "failed" and args.retry_failed)]
+    if args.dry_run:
+        return _print_grid(suite, runs, states)
+    _validate_all(pending, suite.results_dir)
+    print(f"[hasbench] suite {suite.name}: {len(runs)} runs, {len(runs) - len(pending)} "
+          f"already recorded, {len(pending)} to run -> {suite.results_dir}", file=sys.stderr)
+    if args.executor == "slurm":
+        from benchmark.slurm import run_slurm
+
+        outcomes = run_slurm(suite, pending)
+    else:
+        from benchmark.executors import run_local
+
+        outcomes = run_local(suite, pending, workers=args.workers)
+    _write_outputs(suite.results_dir, suite.name)
+    return 1 if any(status != "ok" for _, status, _ in outcomes) else 0
+
+
+def _validate_all(runs: list, results_dir: Path) -> None:
+    """Resolve and check every run before any training; report all problems at once."""
+    from benchmark.runner import prepare
+
+    problems = []
+    for run in runs:
+        try:
+            prepare(run.spec, results_dir)
+        except ValueError as err:
+            problems.append(f"  {run.spec.task}/{run.spec.method}: {err}")
+    if problems:
+        raise ValueError("nothing was run; fix these first:\n" + "\n".join(problems))
+
+
+def _print_grid(suite, runs: list, states: dict) -> int:
+    gpu_hours = sum(r.resources.get("gpus", 0) * r.resources.get("hours", 0) for r in runs)
+    print(f"suite {suite.name}: {len(runs)} runs -> {suite.results_dir}")
+    for run in runs:
+        s = run.spec
+        print(f"  {states[id(run)]:8s} {s.task:20s} {s.dataset_label:18s} {s.model or '-':18s} "
+              f"{s.method:20s} seed={s.seed} epochs={s.epochs} {run.resources}")
+    print(f"jobs: {len(runs)}, pending: {sum(st != 'done' for st in states.values())}, "
+          f"GPU-hours (upper bound from time limits): {gpu_hours:.1f}")
+    return 0
+
+
+def _write_outputs(results_dir: Path, suite_name: str | None) -> None:
+    """Print the comparison table and write views and the report next to the records."""
+    from benchmark import results
+
+    table = results.load_table(results_dir)
+    if table.empty:
+        print("no records yet", file=sys.stderr)
+        return
+    print(results.render(results.comparison(table), "md"))
+    written = results.write_views(results_dir)
+    try:
+        from benchmark.report import write_report
+    except ImportError:
+        report = None
+    else:
+        report = write_report(results_dir, suite=suite_name)
+    print(f"\nresults: {results_dir}/records (one JSON per run); tables: "
+          f"{', '.join(str(p) for p in written)}")
+    if report:
+        print(f"report: {report}")
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    """Print the comparison view of stored records."""
+    from benchmark import results
+
+    table = results.load_table(args.results)
+    if table.empty:
+        raise ValueError(f"no records under {args.results}/records; run `hasbench run` or a suite")
+    print(results.render(results.comparison(table), args.format))
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Write a generated dataset in a dataset's real layout."""
+    from tasks import available_tasks, get_task
+
+    for name in available_tasks():
+        info = get_task(name).datasets.get(args.dataset)
+        if info is not None and info.synth is not None:
+            out = Path(args.out)
+            info.synth(out, args.seed)
+            print(f"wrote generated {args.dataset} ({info.layout}) to {out}")
+            return 0
+    known = sorted(
+        ds.name for n in available_tasks() for ds in get_task(n).datasets.values() if ds.synth
+    )
+    raise ValueError(f"no generator for dataset {args.dataset!r}; generators: {', '.join(known)}")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Ask the runs' task to draw its explanation figure (CAMs, saliency)."""
+    from tasks import get_task
+
+    tasks = set()
+    for run_dir in args.run_dirs:
+        spec_file = run_dir / "spec.json"
+        if not spec_file.is_file():
+            raise ValueError(f"{run_dir} is not a run work dir (no spec.json); pass "
+                             "RESULTS/work/<run_id>")
+        tasks.add(json.loads(spec_file.read_text())["task"])
+    if len(tasks) != 1:
+        raise ValueError(f"explain compares runs of one task; got {sorted(tasks)}")
+    task_name = tasks.pop()
+    explain = getattr(sys.modules.get(type(get_task(task_name)).__module__), "explain", None)
+    if explain is None:
+        raise ValueError(f"task {task_name!r} has no explanation figure")
+    out = args.out or args.run_dirs[0] / "explain.png"
+    print(f"wrote {explain(list(args.run_dirs), out, n=args.n)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write REPORT.md / report.html of a suite (or a results dir) from its records."""
+    from benchmark.report import write_report
+    from benchmark.suite import load_suite
+
+    if args.results:
+        results_dir = Path(args.results)
+    else:
+        results_dir = load_suite(args.suite or "demo").results_dir
+    print(f"report: {write_report(results_dir, suite=args.suite)}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Count done / running / failed / missing runs per task and method."""
+    from collections import Counter
+
+    from benchmark import suite as suites
+
+    suite = suites.load_suite(args.suite, args.results)
+    counts: Counter = Counter()
+    for run in suite.runs:
+        counts[(run.spec.task, run.spec.method, suites.run_state(suite.results_dir, run.spec))] += 1
+    print(f"suite {suite.name} ({suite.results_dir})")
+    print(f"  {'task':20s} {'method':20s} done running failed missing")
+    for task, method in sorted({(t, m) for t, m, _ in counts}):
+        row = [counts[(task, method, s)] for s in ("done", "running", "failed", "missing")]
+        print(f"  {task:20s} {method:20s} {row[0]:4d} {row[1]:7d} {row[2]:6d} {row[3]:7d}")
+    return 0
+
+
+COMMANDS = {
+    "list": cmd_list, "run": cmd_run, "suite": cmd_suite, "table": cmd_table,
+    "synth": cmd_synth, "explain": cmd_explain, "report": cmd_report, "status": cmd_status,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

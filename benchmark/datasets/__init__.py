@@ -1,0 +1,1 @@
+"""Dataset classes registered in the frameworks' registries (real layouts, real loaders)."""

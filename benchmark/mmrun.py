@@ -1,0 +1,180 @@
+"""Train and test one OpenMMLab config for one RunSpec with mmengine's own Runner.
+
+Shared by every OpenMMLab task (mmpretrain, mmsegmentation, mmaction2): the task builds the
+config (inheriting the upstream one, with the method inserted by :mod:`benchmark.methods`);
+this module applies the spec (seed, device, epochs, work dir, resume), trains, collects the
+per-epoch validation metrics and returns the test metrics with mmengine's keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark import compat
+from benchmark.spec import RunSpec
+
+
+@dataclass
+class MMRunResult:
+    """The outcome of :func:`run_mm`.
+
+    Attributes:
+        metrics: Test metrics with mmengine's keys (e.g. ``"accuracy/top1"``).
+        history: One dict per validation, ``{"epoch": n, <metric key>: value, ...}``.
+        runner: The mmengine Runner (its model holds the trained weights).
+    """
+
+    metrics: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    runner: Any = None
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+def _history_hook(history: list[dict[str, Any]], total_epochs: int, label: str) -> Any:
+    """A hook that records validation metrics per epoch, prints progress, stops on NaN loss."""
+    from mmengine.hooks import Hook
+
+    class _Progress(Hook):
+        priority = "LOW"
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            loss = (outputs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise NonFiniteLossError(
+                    f"training loss became {float(loss)} at epoch {runner.epoch + 1}, "
+                    f"iteration {runner.iter + 1}; lower the learning rate or check the data"
+                )
+
+        def after_val_epoch(self, runner, metrics=None):
+            row = {"epoch": runner.epoch}
+            row.update({k: float(v) for k, v in (metrics or {}).items() if _is_number(v)})
+            history.append(row)
+            shown = ", ".join(f"{k}={v:.2f}" for k, v in row.items() if k != "epoch")
+            print(f"[hasbench] {label} epoch {runner.epoch}/{total_epochs}: {shown}",
+                  file=sys.stderr, flush=True)
+
+    return _Progress()
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def scale_epoch_schedule(cfg: Any, epochs: int) -> None:
+    """Rescale epoch-based LR schedules of ``cfg`` in place from its max_epochs to ``epochs``.
+
+    Milestones, ``T_max``, ``begin``/``end`` keep their fraction of training, so a short CPU
+    run follows the same schedule shape as the upstream full-length one.
+    """
+    original = cfg.train_cfg.get("max_epochs")
+    if not original or original == epochs:
+        return
+    ratio = epochs / original
+    schedulers = cfg.get("param_scheduler") or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    for sched in schedulers:
+        if not sched.get("by_epoch", True):
+            continue
+        if "milestones" in sched:
+            sched["milestones"] = sorted({max(1, round(m * ratio)) for m in sched["milestones"]})
+        for key in ("T_max", "begin", "end"):
+            if key in sched and isinstance(sched[key], (int, float)) and sched[key] < 10**6:
+                sched[key] = max(0 if key == "begin" else 1, round(sched[key] * ratio))
+
+
+def apply_spec(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> Any:
+    """Return a copy of ``cfg`` set up for ``spec`` (see module docstring)."""
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = str(work_dir)
+    cfg.default_scope = scope
+    cfg.randomness = dict(seed=spec.seed, deterministic=False, diff_rank_seed=False)
+    cfg.launcher = spec.option_dict.get("launcher", "none")
+    cfg.log_level = spec.option_dict.get("log_level", "WARNING")
+    if cfg.train_cfg.get("by_epoch", True) and "max_epochs" in cfg.train_cfg:
+        scale_epoch_schedule(cfg, spec.epochs)
+        cfg.train_cfg.max_epochs = spec.epochs
+    hooks = cfg.setdefault("default_hooks", {})
+    hooks["checkpoint"] = dict(type="CheckpointHook", interval=1, max_keep_ckpts=1, save_last=True)
+    hooks["logger"] = dict(type="LoggerHook", interval=50)
+    hooks.pop("visualization", None)
+    cfg.visualizer = dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")])
+    cfg.resume = True  # resumes from work_dir's latest checkpoint; none -> trains from scratch
+    cfg.load_from = None
+    workers = int(spec.option_dict.get("num_workers", 0 if spec.device == "cpu" else 4))
+    for name in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        loader = cfg.get(name)
+        if loader:
+            loader["num_workers"] = workers
+            loader["persistent_workers"] = workers > 0
+            if "batch_size" in spec.option_dict and name == "train_dataloader":
+                loader["batch_size"] = int(spec.option_dict["batch_size"])
+    return cfg
+
+
+@contextlib.contextmanager
+def _device(device: str) -> Iterator[None]:
+    """Make mmengine place the model on ``device`` (it otherwise picks CUDA when present)."""
+    import torch
+    from mmengine.device import utils as device_utils
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but CUDA is not available; use --device cpu")
+    previous = device_utils.DEVICE
+    device_utils.DEVICE = "cpu" if device == "cpu" else previous
+    try:
+        yield
+    finally:
+        device_utils.DEVICE = previous
+
+
+def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> MMRunResult:
+    """Train ``cfg`` for ``spec`` in ``work_dir`` and test it.
+
+    Args:
+        cfg: An ``mmengine.Config`` with train/val/test dataloaders and evaluators.
+        spec: The resolved spec (seed, device, epochs, options ``num_workers``,
+            ``batch_size``, ``launcher``, ``log_level``).
+        work_dir: The run's folder (checkpoints, logs).
+        scope: Default registry scope (``"mmpretrain"``, ``"mmseg"``, ``"mmaction"``).
+
+    Returns:
+        The test metrics, per-epoch validation history and the Runner.
+
+    Raises:
+        NonFiniteLossError: when the loss becomes NaN/inf (the run is recorded as failed).
+    """
+    compat.apply()
+    from mmengine.runner import Runner
+
+    import benchmark.pipelines  # noqa: F401  (registers the HaS stages)
+
+    cfg = apply_spec(cfg, spec, work_dir, scope=scope)
+    history: list[dict[str, Any]] = []
+    label = f"{spec.task}/{spec.dataset_label}/{spec.method}/seed{spec.seed}"
+    os.makedirs(work_dir, exist_ok=True)
+    with _device(spec.device):
+        runner = Runner.from_cfg(cfg)
+        runner.register_hook(_history_hook(history, spec.epochs, label), priority="LOW")
+        runner.train()
+        metrics = runner.test()
+    return MMRunResult(
+        metrics={k: float(v) for k, v in metrics.items() if _is_number(v)},
+        history=history,
+        runner=runner,
+    )
