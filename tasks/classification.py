@@ -120,14 +120,15 @@ class ClassificationTask(Task):
     })
 
     def check(self, spec: RunSpec) -> None:
-        """Also reject model/dataset pairs without a config."""
-        super().check(spec)
-        if (spec.model, FAMILY[spec.dataset]) not in CONFIGS:
+        """Also reject model/dataset pairs without a config (before looking at the data)."""
+        self.dataset_info(spec.dataset)
+        if spec.model in self.models and (spec.model, FAMILY[spec.dataset]) not in CONFIGS:
             usable = sorted(m for m, f in CONFIGS if f == FAMILY[spec.dataset])
             raise ValueError(
                 f"model {spec.model!r} has no config for dataset {spec.dataset!r}; "
                 f"use one of {usable}"
             )
+        super().check(spec)
 
     def build_config(self, spec: RunSpec):
         """The mmengine Config for a resolved spec, method inserted."""

@@ -2,7 +2,8 @@
 
 mmpretrain's ``CIFAR10``/``CIFAR100`` verify the official files' MD5 sums, so data generated
 in the same ``cifar-10-batches-py`` / ``cifar-100-python`` layout (``hasbench synth cifar10``)
-would be rejected. These subclasses only drop the checksums; loading is mmpretrain's.
+would be rejected. These subclasses only drop the checksums and take the class names from the files' own meta (``batches.meta``/``meta``)
+instead of the release's hard-coded list; loading is mmpretrain's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class CIFAR10Unverified(CIFAR10):
     train_list = _without_md5(CIFAR10.train_list)
     test_list = _without_md5(CIFAR10.test_list)
     meta = {k: v for k, v in CIFAR10.meta.items() if k != "md5"}
+    METAINFO = {}
 
     def __init__(self, *args, **kwargs):
         kwargs["download"] = False
@@ -35,6 +37,7 @@ class CIFAR100Unverified(CIFAR100):
     train_list = _without_md5(CIFAR100.train_list)
     test_list = _without_md5(CIFAR100.test_list)
     meta = {k: v for k, v in CIFAR100.meta.items() if k != "md5"}
+    METAINFO = {}
 
     def __init__(self, *args, **kwargs):
         kwargs["download"] = False
