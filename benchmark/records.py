@@ -116,6 +116,8 @@ def read_record(path: str | Path) -> Record:
     """Read one record file."""
     with open(path) as f:
         data = json.load(f)
+    if not isinstance(data, dict):
+        raise ValueError(f"record {path} holds a JSON {type(data).__name__}, not an object")
     known = Record.__dataclass_fields__
     return Record(**{k: v for k, v in data.items() if k in known})
 
