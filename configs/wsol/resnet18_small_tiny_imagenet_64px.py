@@ -1,0 +1,6 @@
+_base_ = [
+    './_base_/models/resnet18_small.py',
+    './_base_/datasets/tiny_imagenet_64px.py',
+    'mmpretrain::_base_/schedules/imagenet_bs256_coslr.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
