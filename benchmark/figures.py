@@ -106,6 +106,8 @@ def delta_figure(rows: Sequence[DeltaRow], title: str, ylabel: str) -> Figure:
         for j, method in enumerate(methods):
             bars = [(i, b) for i, row in enumerate(rows) for b in row.bars
                     if b.method == method and math.isfinite(b.delta)]
+            if not bars:  # no Δ anywhere (missing or failed): no legend entry either
+                continue
             ax.bar([slot(i, method) for i, _ in bars], [b.delta for _, b in bars],
                    width=width * 0.9, color=colour(method, j), label=labels[method])
             errs = [(slot(i, method), b.delta, b.error) for i, b in bars
@@ -136,7 +138,8 @@ def delta_figure(rows: Sequence[DeltaRow], title: str, ylabel: str) -> Figure:
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(axis="y", linewidth=0.4, alpha=0.6)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        if ax.get_legend_handles_labels()[1]:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return fig
 
 
@@ -160,7 +163,12 @@ def curves_figure(panels: Sequence[tuple[str, Sequence[Curve]]], title: str) -> 
                                     alpha=0.15, linewidth=0)
             ax.set_title(metric)
             ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            epochs = sorted({e for curve in curves for e in curve.epochs})
+            if 0 < len(epochs) <= 12:
+                ax.set_xticks(epochs, [f"{e:g}" for e in epochs])
+                ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(linewidth=0.4, alpha=0.6)
         legend: dict[str, object] = {}
         for ax in axes:

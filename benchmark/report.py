@@ -340,7 +340,7 @@ figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 12px; color: #555; }
 .gallery { display: flex; flex-wrap: wrap; gap: 12px; }
 .gallery figure { width: 260px; margin: 0; }
-.gallery img { width: 100%; image-rendering: pixelated; }
+.gallery img { max-width: 100%; max-height: 260px; }
 """.strip()
 
 
@@ -423,8 +423,11 @@ def _cells(stats: pd.DataFrame, task: str, dataset: str, model: str,
 
 
 def _delta_text(cell: pd.Series | None, base: pd.Series | None, decimals: int) -> str:
-    if cell is None or base is None or cell["n"] == 0 or base["n"] == 0:
-        return "n/a"
+    for stat, what in ((cell, ""), (base, "baseline ")):
+        if stat is None:
+            return f"n/a ({what}missing)"
+        if stat["n"] == 0:
+            return f"n/a ({what}failed)" if stat["n_failed"] else "n/a"
     delta = results.format_delta(cell["mean"] - base["mean"], decimals)
     test = welch_test(cell["values"], base["values"])
     if test is None:

@@ -106,6 +106,7 @@ def test_report_tables_show_stats_failed_missing_single_seed_and_paper(generated
                 if li.startswith("| tinyimagenet-synth") and "gt_known_loc" in li)
     assert "missing" in wsol and r"failed (ValueError: CAM layer \| not found)" in wsol
     assert "40.25 (n=1)" in wsol
+    assert "| missing | n/a (missing) |" in wsol and "not found) | n/a (failed) |" in wsol
     assert "+3.85 (ILSVRC2016-val, AlexNet-GAP; HaS-32)" in wsol  # labelled fixed-grid variant
 
     mae = next(li for li in md.splitlines() if li.startswith("| utkface") and "mae (↓)" in li)
