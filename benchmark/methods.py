@@ -199,12 +199,27 @@ def _mm_random_erasing(scope: str, mean: list[float]) -> dict[str, Any]:
     )
 
 
-def _train_dataset_cfg(cfg: Any) -> Any:
-    """The innermost training dataset config (unwrapping RepeatDataset & co.)."""
-    dataset = cfg["train_dataloader"]["dataset"]
-    while "pipeline" not in dataset and "dataset" in dataset:
-        dataset = dataset["dataset"]
-    return dataset
+def _train_dataset_cfgs(cfg: Any) -> list[Any]:
+    """The innermost training dataset configs (each one's pipeline takes the method).
+
+    RepeatDataset & co. are unwrapped; a ConcatDataset (``datasets=[...]``, e.g. mmseg's VOC
+    train + SBD aug) yields every part.
+    """
+    pending, found = [cfg["train_dataloader"]["dataset"]], []
+    while pending:
+        dataset = pending.pop(0)
+        if "pipeline" in dataset:
+            found.append(dataset)
+        elif "datasets" in dataset:
+            pending.extend(dataset["datasets"])
+        elif "dataset" in dataset:
+            pending.append(dataset["dataset"])
+        else:
+            raise ValueError(
+                f"cannot insert the method: training dataset {dataset.get('type')!r} has no "
+                "pipeline (nor a wrapped dataset with one)"
+            )
+    return found
 
 
 def apply_method_to_mm_config(
@@ -237,8 +252,8 @@ def apply_method_to_mm_config(
         method, scope=scope, image_hw=image_hw, data_preprocessor=preprocessor or {}
     )
     if stages:
-        dataset = _train_dataset_cfg(new_cfg)
-        dataset["pipeline"] = insert_stages(
-            list(dataset["pipeline"]), stages, before=anchor or MM_ANCHORS[scope]
-        )
+        for dataset in _train_dataset_cfgs(new_cfg):
+            dataset["pipeline"] = insert_stages(
+                list(dataset["pipeline"]), stages, before=anchor or MM_ANCHORS[scope]
+            )
     return new_cfg, {"method": method.name, **params}
