@@ -1,0 +1,672 @@
+"""Hide-and-Seek (Singh & Lee, ICCV 2017): the framework-free core (numpy and torch only).
+
+HaS splits a training image into a grid of square cells of ``S`` pixels (``S`` drawn per image
+from ``grid_sizes``; 0 = this image is not hidden), hides each cell independently with
+probability ``hide_prob`` and sets the hidden pixels to ``fill`` (the dataset mean pixel, so
+that they are 0 after mean/std normalization). For video it hides whole frames.
+
+Randomness is kept apart from the pixel operations:
+
+- sampling: :func:`sample_hidden_cells` draws a grid size and one boolean per cell (a few
+  dozen numbers), :func:`sample_hidden_steps` one boolean per time step;
+- pure operations: :func:`expand_hidden_cells` turns cells into a per-pixel mask,
+  :func:`apply_hidden_cells` / :func:`apply_hide_mask` / :func:`apply_hidden_steps` apply them.
+
+:func:`sample_hide_mask`, :func:`hide_patches`, :func:`hide_patches_batch` and
+:func:`hide_frames` combine the two. The grid is anchored at pixel (0, 0); cells cut by the
+right/bottom edge are kept (smaller) and hidden like the others.
+
+Random numbers: ``rng`` may be a ``numpy.random.Generator``, a ``numpy.random.RandomState``,
+an int seed, or None for numpy's global random state (so ``np.random.seed`` -- which
+mmengine's ``randomness.seed`` and torchreid's ``set_random_seed`` call, per data-loader
+worker too -- makes runs reproducible). The draws, in order, are: one integer in
+``[0, len(grid_sizes))`` choosing the grid size, then, unless that size is 0,
+``rng.random((rows, cols)) < hide_prob`` for the cells in row-major order.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+#: The paper's grid sizes in pixels (for 224x224 inputs); 0 = the image is not hidden.
+DEFAULT_GRID_SIZES: tuple[int, ...] = (0, 16, 32, 44, 56)
+#: Unsigned integer dtype of each item size: pixel bits are blended through these views.
+_UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+Array = np.ndarray | torch.Tensor
+
+
+class HiddenCells(NamedTuple):
+    """The random part of one HaS draw for one image.
+
+    Attributes:
+        grid_size_px: Side of the square cells in pixels; 0 = nothing hidden.
+        cells: Bool array (rows, cols), True = hidden; ``rows = ceil(height / grid_size_px)``,
+            ``cols = ceil(width / grid_size_px)``; shape (0, 0) when ``grid_size_px`` is 0.
+    """
+
+    grid_size_px: int
+    cells: np.ndarray
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def check_hide_prob(hide_prob: Any) -> float:
+    """``hide_prob`` as a float; ValueError naming it unless it is a number in [0, 1]."""
+    if (
+        isinstance(hide_prob, bool)
+        or not isinstance(hide_prob, numbers.Real)
+        or not 0.0 <= float(hide_prob) <= 1.0
+    ):
+        raise ValueError(f"hide_prob must be a number in [0, 1], got {hide_prob!r}")
+    return float(hide_prob)
+
+
+def check_grid_sizes(grid_sizes: Any) -> tuple[int, ...]:
+    """``grid_sizes`` as a tuple; ValueError naming it unless non-empty non-negative ints."""
+    example = "e.g. (0, 16, 32, 44, 56)"
+    if isinstance(grid_sizes, str | bytes) or not isinstance(grid_sizes, Sequence | np.ndarray):
+        raise ValueError(
+            f"grid_sizes must be a non-empty sequence of non-negative ints ({example}), "
+            f"got {grid_sizes!r}"
+        )
+    sizes = list(grid_sizes)
+    if not sizes:
+        raise ValueError(f"grid_sizes is empty; give at least one size in pixels ({example})")
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0:
+            raise ValueError(
+                f"grid_sizes must hold non-negative ints (pixels; 0 = no hiding), "
+                f"got {size!r} in {grid_sizes!r}"
+            )
+    return tuple(int(s) for s in sizes)
+
+
+def _check_size(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive int (pixels), got {value!r}")
+    return int(value)
+
+
+def _check_segment_len(segment_len: Any) -> int:
+    if isinstance(segment_len, bool) or not isinstance(segment_len, numbers.Integral) or (
+        segment_len < 1
+    ):
+        raise ValueError(f"segment_len must be an int >= 1 (time steps), got {segment_len!r}")
+    return int(segment_len)
+
+
+class _Draws:
+    """Uniform draws from a Generator, a RandomState or numpy's global random state."""
+
+    def __init__(self, rng: Any):
+        if rng is None:
+            self.index, self.uniform = np.random.randint, np.random.random_sample
+        elif isinstance(rng, np.random.Generator):
+            self.index, self.uniform = rng.integers, rng.random
+        elif isinstance(rng, np.random.RandomState):
+            self.index, self.uniform = rng.randint, rng.random_sample
+        elif isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+            gen = np.random.default_rng(int(rng))
+            self.index, self.uniform = gen.integers, gen.random
+        else:
+            raise ValueError(
+                "rng must be a numpy Generator, a numpy RandomState, an int seed or None "
+                f"(numpy's global state), got {type(rng).__name__}"
+            )
+
+
+def _spatial_axes(ndim: int, channel_axis: Any) -> tuple[int, int, int | None]:
+    """(height axis, width axis, channel axis or None) of an image with ``ndim`` dims."""
+    if ndim == 2:
+        return 0, 1, None
+    if ndim != 3:
+        raise ValueError(
+            f"img must be 2-D (H, W) or 3-D (H, W, C with channel_axis=-1; C, H, W with "
+            f"channel_axis=0), got {ndim} dims; use hide_patches_batch for N x C x H x W"
+        )
+    if channel_axis in (-1, 2):
+        return 0, 1, 2
+    if channel_axis in (0, -3):
+        return 1, 2, 0
+    raise ValueError(f"channel_axis must be 0 (C, H, W) or -1 (H, W, C), got {channel_axis!r}")
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    """The numpy dtype of a numpy or torch dtype (torch types numpy lacks count as float)."""
+    if isinstance(dtype, torch.dtype):
+        try:
+            return torch.empty(0, dtype=dtype).numpy().dtype
+        except TypeError:
+            return np.dtype(np.float32)
+    return np.dtype(dtype)
+
+
+def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
+    """``fill`` as a numpy array in ``dtype``: shape () for one number, (C,) per channel.
+
+    Integer images get the fill rounded to the nearest integer; it must fit the dtype.
+    """
+    if isinstance(fill, torch.Tensor):
+        fill = fill.detach().cpu().numpy()
+    if isinstance(fill, numbers.Real):
+        items, one_number = [float(fill)], True
+    else:
+        values = np.asarray(fill)
+        if values.dtype.kind not in "biuf" or values.ndim > 1:
+            raise ValueError(
+                f"fill must be a number or a 1-D sequence with one value per channel, got {fill!r}"
+            )
+        items, one_number = [float(v) for v in values.reshape(-1).tolist()], values.size == 1
+        if n_channels is None and not one_number:
+            raise ValueError(
+                f"fill has {values.size} values but the image has no channel axis; give one "
+                "number"
+            )
+        if n_channels is not None and values.size not in (1, n_channels):
+            raise ValueError(
+                f"fill has {values.size} values but the image has {n_channels} channels; give "
+                f"one number or {n_channels} values in the image's channel order"
+            )
+    target = _numpy_dtype(dtype)
+    if target.kind in "iub":
+        limits = np.iinfo(target) if target.kind != "b" else np.iinfo(np.uint8)
+        if not all(math.isfinite(v) and limits.min <= round(v) <= limits.max for v in items):
+            raise ValueError(
+                f"fill {fill!r} does not fit a {target} image (range {limits.min}..{limits.max});"
+                " pass a float image to fill with other values"
+            )
+        items = [round(v) for v in items]
+    values = np.array(items, dtype=target)
+    return values.reshape(()) if one_number else values
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def sample_hidden_cells(
+    height: int,
+    width: int,
+    grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
+    hide_prob: float = 0.5,
+    rng: Any = None,
+) -> HiddenCells:
+    """Draw a grid size and which of its cells are hidden (the random part of HaS).
+
+    Args:
+        height: Image height in pixels.
+        width: Image width in pixels.
+        grid_sizes: Candidate cell sides in pixels, one drawn uniformly; 0 = no hiding.
+        hide_prob: Probability that each cell is hidden.
+        rng: numpy Generator or RandomState, int seed, or None (numpy's global state).
+
+    Returns:
+        The drawn :class:`HiddenCells`.
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    height, width = _check_size(height, "height"), _check_size(width, "width")
+    sizes = check_grid_sizes(grid_sizes)
+    hide_prob = check_hide_prob(hide_prob)
+    draws = _Draws(rng)
+    size = sizes[int(draws.index(len(sizes)))]
+    if size == 0:
+        return HiddenCells(0, np.zeros((0, 0), dtype=bool))
+    shape = (math.ceil(height / size), math.ceil(width / size))
+    return HiddenCells(size, draws.uniform(shape) < hide_prob)
+
+
+def sample_hide_mask(
+    height: int,
+    width: int,
+    grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
+    hide_prob: float = 0.5,
+    rng: Any = None,
+) -> np.ndarray:
+    """Draw a HaS mask for one image.
+
+    Args:
+        height: Image height in pixels.
+        width: Image width in pixels.
+        grid_sizes: Candidate cell sides in pixels, one drawn uniformly per call; 0 = no hiding.
+        hide_prob: Probability that each cell is hidden.
+        rng: numpy Generator or RandomState, int seed, or None (numpy's global state).
+
+    Returns:
+        Bool array (height, width), True = hidden.
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    return expand_hidden_cells(
+        sample_hidden_cells(height, width, grid_sizes, hide_prob, rng), height, width
+    )
+
+
+def sample_hidden_steps(
+    length: int, hide_prob: float = 0.5, rng: Any = None, segment_len: int = 1
+) -> np.ndarray:
+    """Draw which time steps HaS hides: segments of ``segment_len`` steps from step 0.
+
+    Each segment (the last one may be shorter) is hidden independently with probability
+    ``hide_prob``; the draws are ``rng.random(n_segments) < hide_prob``.
+
+    Args:
+        length: Number of time steps (0 allowed).
+        hide_prob: Probability that each segment is hidden.
+        rng: numpy Generator or RandomState, int seed, or None (numpy's global state).
+        segment_len: Time steps per segment.
+
+    Returns:
+        Bool array (length,), True = hidden.
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 0:
+        raise ValueError(f"length must be a non-negative int (time steps), got {length!r}")
+    hide_prob = check_hide_prob(hide_prob)
+    segment_len = _check_segment_len(segment_len)
+    segments = _Draws(rng).uniform(math.ceil(length / segment_len)) < hide_prob
+    return np.repeat(segments, segment_len)[:length]
+
+
+def sample_hide_mask_batch(
+    n: int,
+    height: int,
+    width: int,
+    grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
+    hide_prob: float = 0.5,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Draw independent HaS masks for a batch, with torch, on ``device``.
+
+    Each sample gets its own grid size and cells. Cells are drawn for the smallest non-zero
+    grid size; a sample with a larger size uses the top-left part of its draws.
+
+    Args:
+        n: Batch size.
+        height: Image height in pixels.
+        width: Image width in pixels.
+        grid_sizes: Candidate cell sides in pixels; 0 = that sample is not hidden.
+        hide_prob: Probability that each cell is hidden.
+        generator: torch Generator on ``device``, or None for torch's global one.
+        device: Where the mask is built.
+
+    Returns:
+        Bool tensor (n, height, width), True = hidden.
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"n must be a non-negative int (batch size), got {n!r}")
+    height, width = _check_size(height, "height"), _check_size(width, "width")
+    sizes = check_grid_sizes(grid_sizes)
+    hide_prob = check_hide_prob(hide_prob)
+    positive = [s for s in sizes if s > 0]
+    if n == 0 or not positive:
+        return torch.zeros((n, height, width), dtype=torch.bool, device=device)
+    rows, cols = math.ceil(height / min(positive)), math.ceil(width / min(positive))
+    size_table = torch.tensor(sizes, device=device)
+    size = size_table[torch.randint(len(sizes), (n,), generator=generator, device=device)]
+    cells = torch.rand((n, rows, cols), generator=generator, device=device) < hide_prob
+    cells &= (size > 0)[:, None, None]
+    # Samples that hide nothing index cell 0 everywhere (it is False for them).
+    step = torch.where(size > 0, size, height + width)
+    row_cell = torch.arange(height, device=device)[None, :] // step[:, None]  # (n, H)
+    col_cell = torch.arange(width, device=device)[None, :] // step[:, None]  # (n, W)
+    col_mask = torch.gather(cells, 2, col_cell[:, None, :].expand(n, rows, width))
+    flat_rows = (row_cell + torch.arange(n, device=device)[:, None] * rows).reshape(-1)
+    return col_mask.reshape(n * rows, width).index_select(0, flat_rows).view(n, height, width)
+
+
+# ----------------------------------------------------------------------------- pure operations
+
+
+def _check_cells(hidden: HiddenCells, height: int, width: int) -> None:
+    size, cells = hidden
+    if size == 0:
+        return
+    expected = (math.ceil(height / size), math.ceil(width / size))
+    if cells.shape != expected:
+        raise ValueError(
+            f"hidden cells of shape {cells.shape} (grid {size} px) do not fit a "
+            f"{height}x{width} image, which needs {expected}; sample them for this image size"
+        )
+
+
+def _cell_rows_to_pixels(cell_rows: np.ndarray, size: int, height: int) -> np.ndarray:
+    """Repeat each row of ``cell_rows`` ``size`` times and keep the first ``height`` rows."""
+    return np.repeat(cell_rows, size, axis=0)[:height]
+
+
+def expand_hidden_cells(hidden: HiddenCells, height: int, width: int) -> np.ndarray:
+    """The per-pixel mask of drawn cells: bool (height, width), True = hidden."""
+    _check_cells(hidden, height, width)
+    size = hidden.grid_size_px
+    if size == 0:
+        return np.zeros((height, width), dtype=bool)
+    cols = np.repeat(hidden.cells, size, axis=1)[:, :width]
+    return _cell_rows_to_pixels(cols, size, height)
+
+
+def _widest_uint(row_bytes: int) -> type:
+    """The widest unsigned int type whose size divides ``row_bytes`` (fewer, larger ops)."""
+    for itemsize in (8, 4, 2):
+        if row_bytes % itemsize == 0:
+            return _UINT_OF_SIZE[itemsize]
+    return np.uint8
+
+
+@functools.lru_cache(maxsize=8)
+def _fill_plane(
+    fill_bytes: bytes, fill_ndim: int, layout: tuple[int, int, int, int], dtype_str: str
+) -> np.ndarray:
+    """A read-only array of shape ``layout`` = (outer, H, W, inner) holding the fill.
+
+    ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel, the channel axis being
+    ``outer`` or ``inner``. Cached: consecutive images of one size and fill reuse the plane.
+    """
+    outer, _, _, inner = layout
+    fill = np.frombuffer(fill_bytes, dtype=np.dtype(dtype_str))
+    if fill_ndim:
+        fill = fill.reshape(outer, 1, 1, inner)
+    plane = np.empty(layout, dtype=np.dtype(dtype_str))
+    plane[...] = fill
+    plane.flags.writeable = False
+    return plane
+
+
+def _apply_cells_numpy(
+    img: np.ndarray, hidden: HiddenCells, fill_values: np.ndarray, c_axis: int | None
+) -> np.ndarray:
+    """Blend the fill into a copy of ``img`` with bitwise operations on whole rows.
+
+    The image is seen as ``(outer, H, row_bytes)`` bytes ((H, W, C): outer 1; (C, H, W):
+    outer C); the mask is built once per pixel row in bytes and repeated down each cell, then
+    ``out = img ^ ((img ^ fill) & mask)`` runs on the widest unsigned view of the rows. It is
+    exact for every dtype (bits are copied, not computed) and has no loop over cells.
+    """
+    size = hidden.grid_size_px
+    height, width = img.shape[:2] if c_axis != 0 else img.shape[1:]
+    channels = 1 if c_axis is None else img.shape[c_axis]
+    outer, inner = (channels, 1) if c_axis == 0 else (1, channels)
+    layout = (outer, height, width, inner)
+    src = np.ascontiguousarray(img).reshape(layout)
+    plane = _fill_plane(fill_values.tobytes(), fill_values.ndim, layout, img.dtype.str)
+
+    pixel_bytes = inner * img.dtype.itemsize
+    row_bytes = width * pixel_bytes
+    cell_bytes = hidden.cells.astype(np.uint8)
+    cell_bytes *= 255
+    mask_rows = np.repeat(cell_bytes, size * pixel_bytes, axis=1)[:, :row_bytes]
+    mask = _cell_rows_to_pixels(mask_rows, size, height)  # (H, row_bytes), contiguous rows
+
+    view = _widest_uint(row_bytes)
+    src_bits = src.view(np.uint8).reshape(outer, height, row_bytes).view(view)
+    fill_bits = plane.view(np.uint8).reshape(outer, height, row_bytes).view(view)
+    mask_bits = np.ascontiguousarray(mask).view(view)
+    out = np.bitwise_xor(src_bits, fill_bits)
+    out &= mask_bits
+    out ^= src_bits
+    return out.view(img.dtype).reshape(img.shape)
+
+
+def apply_hidden_cells(
+    img: Array, hidden: HiddenCells, fill: Any = 0, channel_axis: int = -1
+) -> Array:
+    """Set the pixels of the hidden cells to ``fill`` in a copy of ``img`` (no randomness).
+
+    Args:
+        img: numpy (H, W), (H, W, C) or (C, H, W); or a torch tensor of those shapes.
+        hidden: Cells drawn by :func:`sample_hidden_cells` for this image size.
+        fill: Number or per-channel sequence (in the image's channel order and pixel units;
+            rounded to the nearest integer for integer images).
+        channel_axis: -1 for (H, W, C), 0 for (C, H, W); ignored for 2-D images.
+
+    Returns:
+        A new array/tensor of the same type, shape, dtype (and device).
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    if not isinstance(img, np.ndarray | torch.Tensor):
+        raise ValueError(f"img must be a numpy array or a torch tensor, got {type(img).__name__}")
+    h_axis, w_axis, c_axis = _spatial_axes(img.ndim, channel_axis)
+    height, width = img.shape[h_axis], img.shape[w_axis]
+    _check_cells(hidden, height, width)
+    n_channels = None if c_axis is None else img.shape[c_axis]
+    fill_values = _fill_values(fill, n_channels, img.dtype)
+    nothing_hidden = hidden.grid_size_px == 0 or not hidden.cells.any()
+    if isinstance(img, torch.Tensor):
+        if nothing_hidden:
+            return img.clone()
+        if img.device.type == "cpu" and img.dtype == _torch_dtype(fill_values.dtype):
+            # Same bit blend as numpy, on a zero-copy numpy view of the tensor.
+            out = _apply_cells_numpy(img.detach().numpy(), hidden, fill_values, c_axis)
+            return torch.from_numpy(out)
+        return apply_hide_mask(img, expand_hidden_cells(hidden, height, width), fill,
+                               channel_axis)
+    if nothing_hidden:
+        return img.copy()
+    return _apply_cells_numpy(img, hidden, fill_values, c_axis)
+
+
+def _torch_dtype(dtype: np.dtype) -> torch.dtype | None:
+    """The torch dtype of a numpy dtype, or None when torch has no such dtype."""
+    try:
+        return torch.from_numpy(np.empty(0, dtype=dtype)).dtype
+    except TypeError:
+        return None
+
+
+def apply_hide_mask(img: Array, mask: Any, fill: Any = 0, channel_axis: int = -1) -> Array:
+    """Set the pixels where ``mask`` is True to ``fill`` in a copy of ``img`` (no randomness).
+
+    Args:
+        img: numpy (H, W), (H, W, C) or (C, H, W); or a torch tensor of those shapes.
+        mask: Bool (H, W) numpy array or tensor, True = hidden.
+        fill: Number or per-channel sequence (in the image's channel order and pixel units).
+        channel_axis: -1 for (H, W, C), 0 for (C, H, W); ignored for 2-D images.
+
+    Returns:
+        A new array/tensor of the same type, shape, dtype (and device).
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    if not isinstance(img, np.ndarray | torch.Tensor):
+        raise ValueError(f"img must be a numpy array or a torch tensor, got {type(img).__name__}")
+    h_axis, w_axis, c_axis = _spatial_axes(img.ndim, channel_axis)
+    spatial = (img.shape[h_axis], img.shape[w_axis])
+    if tuple(mask.shape) != spatial or mask.dtype not in (bool, np.bool_, torch.bool):
+        raise ValueError(f"mask must be bool {spatial} to match img {tuple(img.shape)}, got "
+                         f"{mask.dtype} {tuple(mask.shape)}")
+    n_channels = None if c_axis is None else img.shape[c_axis]
+    values = _fill_values(fill, n_channels, img.dtype)
+    if c_axis == 0:
+        values = values.reshape(-1, 1, 1) if values.ndim else values
+    if isinstance(img, torch.Tensor):
+        mask_t = torch.as_tensor(mask, device=img.device)
+        fill_t = torch.as_tensor(values, device=img.device).to(img.dtype)
+        return torch.where(mask_t[..., None] if c_axis == 2 else mask_t, fill_t, img)
+    mask_np = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else mask
+    return np.where(mask_np[..., None] if c_axis == 2 else mask_np, values, img).astype(
+        img.dtype, copy=False
+    )
+
+
+def apply_hidden_steps(seq: Array, hidden: Any, fill: Any = 0.0, time_axis: int = 0) -> Array:
+    """Set the time steps where ``hidden`` is True to ``fill`` in a copy of ``seq``.
+
+    Args:
+        seq: numpy array or torch tensor with a time axis.
+        hidden: Bool (T,) array, True = hidden.
+        fill: Number, or an array broadcastable to one time step (e.g. per-channel for
+            (T, H, W, C) frames).
+        time_axis: The time axis of ``seq``.
+
+    Returns:
+        A new array/tensor of the same type, shape, dtype (and device).
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    if not isinstance(seq, np.ndarray | torch.Tensor):
+        raise ValueError(
+            f"seq must be a numpy array or a torch tensor, got {type(seq).__name__} "
+            "(stack a list of frames first)"
+        )
+    if seq.ndim == 0 or isinstance(time_axis, bool) or not isinstance(time_axis, numbers.Integral) \
+            or not -seq.ndim <= time_axis < seq.ndim:
+        raise ValueError(f"time_axis {time_axis!r} is not an axis of seq with shape "
+                         f"{tuple(seq.shape)}")
+    length = seq.shape[time_axis]
+    hidden_np = np.asarray(hidden.cpu() if isinstance(hidden, torch.Tensor) else hidden)
+    if hidden_np.shape != (length,) or hidden_np.dtype != bool:
+        raise ValueError(f"hidden must be bool ({length},), got {hidden_np.dtype} "
+                         f"{hidden_np.shape}")
+    step_shape = tuple(np.delete(np.array(seq.shape, dtype=int), time_axis))
+    values = np.asarray(fill.cpu() if isinstance(fill, torch.Tensor) else fill)
+    try:
+        ok = np.broadcast_shapes(values.shape, step_shape) == step_shape
+    except ValueError:
+        ok = False
+    if not ok or values.dtype.kind not in "biuf":
+        raise ValueError(f"fill of shape {values.shape} does not broadcast to one time step of "
+                         f"shape {step_shape}")
+    if values.size:  # round/range-check like an image fill, keeping the broadcast shape
+        values = _fill_values(values.reshape(-1), values.size, seq.dtype).reshape(values.shape)
+    if isinstance(seq, torch.Tensor):
+        out = seq.clone()
+        out.movedim(time_axis, 0)[torch.as_tensor(hidden_np, device=seq.device)] = torch.as_tensor(
+            values, device=seq.device
+        ).to(seq.dtype)
+        return out
+    out = seq.copy()
+    np.moveaxis(out, time_axis, 0)[hidden_np] = values
+    return out
+
+
+# ----------------------------------------------------------------------------- sample + apply
+
+
+def hide_patches(
+    img: Array,
+    grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
+    hide_prob: float = 0.5,
+    fill: Any = 0,
+    rng: Any = None,
+    channel_axis: int = -1,
+) -> Array:
+    """Hide-and-Seek one image: hide random grid cells in a copy of it.
+
+    Args:
+        img: numpy (H, W) or (H, W, C) (uint8 or float), or a torch tensor; (C, H, W) with
+            ``channel_axis=0``.
+        grid_sizes: Candidate cell sides in pixels, one drawn uniformly; 0 = no hiding.
+        hide_prob: Probability that each cell is hidden.
+        fill: Number or per-channel sequence, in the image's channel order and pixel units
+            (rounded to the nearest integer for integer images).
+        rng: numpy Generator or RandomState, int seed, or None (numpy's global state).
+        channel_axis: -1 for (H, W, C), 0 for (C, H, W); ignored for 2-D images.
+
+    Returns:
+        A new array/tensor of the same type, shape, dtype and device; the input is not modified.
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    if not isinstance(img, np.ndarray | torch.Tensor):
+        raise ValueError(f"img must be a numpy array or a torch tensor, got {type(img).__name__}")
+    h_axis, w_axis, _ = _spatial_axes(img.ndim, channel_axis)
+    height, width = img.shape[h_axis], img.shape[w_axis]
+    hidden = sample_hidden_cells(height, width, grid_sizes, hide_prob, rng)
+    return apply_hidden_cells(img, hidden, fill, channel_axis)
+
+
+def hide_patches_batch(
+    x: torch.Tensor,
+    grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
+    hide_prob: float = 0.5,
+    fill: Any = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Hide-and-Seek a batch: an independent mask per sample, vectorized on ``x``'s device.
+
+    Args:
+        x: N x C x H x W tensor.
+        grid_sizes: Candidate cell sides in pixels, one drawn per sample; 0 = not hidden.
+        hide_prob: Probability that each cell is hidden.
+        fill: Number or per-channel sequence (C values), in the tensor's units.
+        generator: torch Generator on ``x``'s device, or None for torch's global one.
+
+    Returns:
+        A new tensor (same shape, dtype, device); ``x`` is not modified.
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+        raise ValueError(f"x must be an N x C x H x W torch tensor, got {shape}")
+    n, channels, height, width = x.shape
+    values = _fill_values(fill, channels, x.dtype)
+    mask = sample_hide_mask_batch(
+        n, height, width, grid_sizes, hide_prob, generator=generator, device=x.device
+    )
+    fill_t = torch.as_tensor(values, device=x.device).to(x.dtype)
+    if fill_t.ndim:
+        fill_t = fill_t.view(1, channels, 1, 1)
+    return torch.where(mask[:, None], fill_t, x)
+
+
+def hide_frames(
+    seq: Array,
+    hide_prob: float = 0.5,
+    fill: Any = 0.0,
+    rng: Any = None,
+    time_axis: int = 0,
+    segment_len: int = 1,
+) -> Array:
+    """Hide-and-Seek along time: hide whole time steps (frames, feature vectors) in segments.
+
+    The time axis is cut into segments of ``segment_len`` steps from step 0 (the last may be
+    shorter); each segment is hidden independently with probability ``hide_prob``.
+
+    Args:
+        seq: numpy array or torch tensor, e.g. (T, H, W, C) frames or (T, D) features.
+        hide_prob: Probability that each segment is hidden.
+        fill: Number, or an array broadcastable to one time step.
+        rng: numpy Generator or RandomState, int seed, or None (numpy's global state).
+        time_axis: The time axis of ``seq``.
+        segment_len: Time steps per segment.
+
+    Returns:
+        A new array/tensor of the same type, shape, dtype and device.
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+    if not isinstance(seq, np.ndarray | torch.Tensor):
+        raise ValueError(
+            f"seq must be a numpy array or a torch tensor, got {type(seq).__name__} "
+            "(stack a list of frames first)"
+        )
+    if seq.ndim == 0 or isinstance(time_axis, bool) or not isinstance(time_axis, numbers.Integral) \
+            or not -seq.ndim <= time_axis < seq.ndim:
+        raise ValueError(f"time_axis {time_axis!r} is not an axis of seq with shape "
+                         f"{tuple(seq.shape)}")
+    hidden = sample_hidden_steps(seq.shape[time_axis], hide_prob, rng, segment_len)
+    return apply_hidden_steps(seq, hidden, fill, time_axis)

@@ -1,0 +1,373 @@
+"""Properties of the Hide-and-Seek core (benchmark/hide_and_seek.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.hide_and_seek import (
+    DEFAULT_GRID_SIZES,
+    HiddenCells,
+    apply_hidden_cells,
+    apply_hide_mask,
+    expand_hidden_cells,
+    hide_frames,
+    hide_patches,
+    hide_patches_batch,
+    sample_hidden_cells,
+    sample_hidden_steps,
+    sample_hide_mask,
+    sample_hide_mask_batch,
+)
+
+SHAPES = [(224, 224), (256, 128), (37, 61), (61, 37), (16, 16), (1, 5)]
+#: Deviations beyond this many binomial standard deviations fail a statistical check
+#: (two-sided probability of a false alarm ~ 6e-7 per check).
+Z = 5.0
+
+
+def reference_mask(height, width, grid_sizes, hide_prob, seed):
+    """The rule, written independently: draw a size, then one uniform per cell, row-major."""
+    rng = np.random.default_rng(seed)
+    size = grid_sizes[int(rng.integers(len(grid_sizes)))]
+    mask = np.zeros((height, width), dtype=bool)
+    if size == 0:
+        return mask
+    draws = rng.random((math.ceil(height / size), math.ceil(width / size)))
+    for y in range(height):
+        for x in range(width):
+            mask[y, x] = draws[y // size, x // size] < hide_prob
+    return mask
+
+
+def binomial_ok(successes, trials, p):
+    std = math.sqrt(p * (1 - p) / trials)
+    return abs(successes / trials - p) <= Z * std
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+@pytest.mark.parametrize("shape", [(37, 61), (61, 37), (64, 48)])
+@pytest.mark.parametrize("grid_sizes", [(16,), (5, 7), (0, 16, 32, 44, 56), (1,)])
+def test_seeded_mask_matches_independent_reference(shape, grid_sizes):
+    for seed in range(4):
+        got = sample_hide_mask(*shape, grid_sizes=grid_sizes, hide_prob=0.5, rng=seed)
+        want = reference_mask(*shape, grid_sizes, 0.5, seed)
+        assert got.dtype == bool and got.shape == shape
+        np.testing.assert_array_equal(got, want)
+
+
+def test_large_images_match_reference_on_all_grid_sizes():
+    for height, width in [(224, 224), (256, 128)]:
+        for size in DEFAULT_GRID_SIZES:
+            got = sample_hide_mask(height, width, (size,), 0.5, rng=size + 1)
+            np.testing.assert_array_equal(got, reference_mask(height, width, (size,), 0.5,
+                                                              size + 1))
+
+
+def test_same_seed_same_mask_and_generators_work():
+    a = sample_hide_mask(224, 224, rng=123)
+    b = sample_hide_mask(224, 224, rng=np.random.default_rng(123))
+    np.testing.assert_array_equal(a, b)
+    masks = {sample_hide_mask(224, 224, (16,), rng=s).tobytes() for s in range(10)}
+    assert len(masks) == 10
+    np.random.seed(7)
+    c = sample_hide_mask(50, 70, (8,))
+    np.random.seed(7)
+    np.testing.assert_array_equal(c, sample_hide_mask(50, 70, (8,)))
+    state = np.random.RandomState(3)
+    d = sample_hide_mask(50, 70, (8,), rng=state)
+    np.testing.assert_array_equal(d, sample_hide_mask(50, 70, (8,), rng=np.random.RandomState(3)))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_grid_anchored_at_origin_with_partial_edge_cells(shape):
+    height, width = shape
+    size = 16
+    rows, cols = math.ceil(height / size), math.ceil(width / size)
+    for r, c in [(0, 0), (rows - 1, cols - 1), (rows - 1, 0), (0, cols - 1)]:
+        cells = np.zeros((rows, cols), dtype=bool)
+        cells[r, c] = True
+        mask = expand_hidden_cells(HiddenCells(size, cells), height, width)
+        want = np.zeros(shape, dtype=bool)
+        want[r * size:min((r + 1) * size, height), c * size:min((c + 1) * size, width)] = True
+        np.testing.assert_array_equal(mask, want)
+    # every pixel belongs to exactly one cell: all hidden -> whole image hidden
+    full = expand_hidden_cells(HiddenCells(size, np.ones((rows, cols), bool)), height, width)
+    assert full.all()
+
+
+def test_partial_edge_cell_size_on_37x61():
+    mask = sample_hide_mask(37, 61, (16,), hide_prob=1.0, rng=0)
+    assert mask.all()
+    hidden = sample_hidden_cells(37, 61, (16,), 0.5, rng=0)
+    assert hidden.grid_size_px == 16 and hidden.cells.shape == (3, 4)  # 37 = 16+16+5, 61 = 3*16+13
+
+
+def test_grid_zero_hides_nothing():
+    img = np.arange(37 * 61 * 3, dtype=np.uint8).reshape(37, 61, 3)
+    assert not sample_hide_mask(37, 61, (0,), hide_prob=1.0, rng=0).any()
+    out = hide_patches(img, (0,), hide_prob=1.0, fill=255, rng=0)
+    np.testing.assert_array_equal(out, img)
+    assert out is not img and not np.shares_memory(out, img)
+    assert sample_hidden_cells(37, 61, (0,), 1.0, rng=0).grid_size_px == 0
+
+
+def test_hide_prob_extremes():
+    assert not sample_hide_mask(64, 64, (16,), hide_prob=0.0, rng=1).any()
+    assert sample_hide_mask(64, 64, (16,), hide_prob=1.0, rng=1).all()
+
+
+@pytest.mark.parametrize("hide_prob", [0.5, 0.25])
+def test_hidden_fraction_matches_hide_prob(hide_prob):
+    rng = np.random.default_rng(0)
+    hidden = trials = 0
+    for _ in range(100):
+        draw = sample_hidden_cells(224, 224, (16,), hide_prob, rng)
+        hidden += int(draw.cells.sum())
+        trials += draw.cells.size
+    assert binomial_ok(hidden, trials, hide_prob), hidden / trials
+
+
+def test_every_grid_size_drawn_uniformly():
+    rng = np.random.default_rng(1)
+    n = 1000
+    sizes = [sample_hidden_cells(224, 224, rng=rng).grid_size_px for _ in range(n)]
+    for size in DEFAULT_GRID_SIZES:
+        assert binomial_ok(sizes.count(size), n, 1 / len(DEFAULT_GRID_SIZES)), (size, sizes.count(
+            size))
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def reference_hide(img, mask, fill):
+    out = img.copy()
+    out[mask] = fill
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64, np.int16])
+@pytest.mark.parametrize("shape", [(224, 224), (256, 128), (37, 61)])
+def test_fill_exact_per_channel_and_scalar(dtype, shape):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (*shape, 3)).astype(dtype)
+    for fill in (0, 77, (10, 20, 30)):
+        for seed in range(3):
+            mask = sample_hide_mask(*shape, grid_sizes=(16, 44), rng=seed)
+            out = hide_patches(img, (16, 44), fill=fill, rng=seed)
+            assert type(out) is np.ndarray and out.dtype == img.dtype and out.shape == img.shape
+            np.testing.assert_array_equal(out, reference_hide(img, mask, fill))
+
+
+def test_float_fill_is_bit_exact_and_uint8_fill_rounds():
+    img = np.random.default_rng(0).random((40, 40, 3)).astype(np.float32)
+    mean = (123.675, 116.28, 103.53)
+    out = hide_patches(img, (8,), hide_prob=1.0, fill=mean, rng=0)
+    np.testing.assert_array_equal(out, np.broadcast_to(np.float32(mean), img.shape))
+    out8 = hide_patches(img.astype(np.uint8), (8,), hide_prob=1.0, fill=mean, rng=0)
+    np.testing.assert_array_equal(out8[0, 0], [124, 116, 104])
+
+
+def test_input_never_modified_and_output_is_new():
+    rng = np.random.default_rng(0)
+    for img in (rng.integers(0, 256, (64, 48, 3), dtype=np.uint8),
+                rng.random((64, 48)).astype(np.float32),
+                np.asfortranarray(rng.random((64, 48, 3)))):
+        before = img.copy()
+        out = hide_patches(img, (8,), hide_prob=1.0, fill=3, rng=0)
+        np.testing.assert_array_equal(img, before)
+        assert not np.shares_memory(out, img)
+    t = torch.rand(3, 64, 48)
+    before_t = t.clone()
+    out_t = hide_patches(t, (8,), hide_prob=1.0, fill=0.5, rng=0, channel_axis=0)
+    assert torch.equal(t, before_t) and out_t.data_ptr() != t.data_ptr()
+
+
+def test_grayscale_and_channel_first_numpy():
+    img = np.random.default_rng(0).integers(0, 256, (37, 61, 3), dtype=np.uint8)
+    mask = sample_hide_mask(37, 61, (8,), rng=5)
+    gray = hide_patches(img[..., 0], (8,), fill=9, rng=5)
+    np.testing.assert_array_equal(gray, reference_hide(img[..., 0], mask, 9))
+    chw = hide_patches(np.ascontiguousarray(img.transpose(2, 0, 1)), (8,), fill=(1, 2, 3), rng=5,
+                       channel_axis=0)
+    np.testing.assert_array_equal(chw.transpose(1, 2, 0), reference_hide(img, mask, (1, 2, 3)))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.float16])
+def test_torch_chw_matches_numpy_path(dtype):
+    img = np.random.default_rng(0).integers(0, 256, (37, 61, 3), dtype=np.uint8)
+    chw = torch.from_numpy(img.transpose(2, 0, 1).copy()).to(dtype)
+    for seed in range(3):
+        out = hide_patches(chw, (8, 16), fill=(1, 2, 3), rng=seed, channel_axis=0)
+        assert isinstance(out, torch.Tensor) and out.dtype == dtype and out.shape == chw.shape
+        mask = sample_hide_mask(37, 61, (8, 16), rng=seed)
+        want = reference_hide(img, mask, (1, 2, 3)).transpose(2, 0, 1)
+        np.testing.assert_array_equal(out.to(torch.uint8).numpy(), want)
+    hwc = hide_patches(torch.from_numpy(img), (8,), fill=7, rng=1)
+    np.testing.assert_array_equal(hwc.numpy(), reference_hide(img, sample_hide_mask(37, 61, (8,),
+                                                                                    rng=1), 7))
+
+
+def test_apply_functions_are_pure():
+    img = np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    hidden = sample_hidden_cells(40, 30, (7,), 0.5, rng=2)
+    a = apply_hidden_cells(img, hidden, fill=5)
+    b = apply_hidden_cells(img, hidden, fill=5)
+    c = apply_hide_mask(img, expand_hidden_cells(hidden, 40, 30), fill=5)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+# ----------------------------------------------------------------------------- batch
+
+
+def test_batch_preserves_type_and_input_and_fills_exactly():
+    torch.manual_seed(0)
+    x = torch.rand(16, 3, 37, 61)
+    before = x.clone()
+    fill = (0.25, -1.0, 2.0)
+    out = hide_patches_batch(x, (8, 16), fill=fill, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x, before)
+    assert out.shape == x.shape and out.dtype == x.dtype and out.device == x.device
+    hidden = out != x
+    mask = hidden.any(1)
+    # a hidden pixel is hidden in every channel, and holds exactly the fill
+    for c, value in enumerate(fill):
+        assert torch.all(out[:, c][mask] == value)
+        assert torch.equal(out[:, c][~mask], x[:, c][~mask])
+
+
+def test_batch_masks_are_independent_grid_masks():
+    n, height, width = 64, 37, 61
+    gen = torch.Generator().manual_seed(1)
+    masks = sample_hide_mask_batch(n, height, width, (0, 5, 16), 0.5, generator=gen)
+    assert masks.shape == (n, height, width) and masks.dtype == torch.bool
+    distinct = {m.numpy().tobytes() for m in masks}
+    assert len(distinct) > n // 2  # independent draws per sample (not one shared mask)
+    for m in masks.numpy():
+        # each mask must be the expansion of its own cells for one of the grid sizes
+        fits = [s for s in (0, 5, 16) if np.array_equal(
+            m, expand_hidden_cells(HiddenCells(s, m[::s, ::s] if s else np.zeros((0, 0), bool)),
+                                   height, width))]
+        assert fits, "mask is not constant on a grid anchored at (0, 0)"
+
+
+def test_batch_statistics_and_reproducibility():
+    n = 400
+    gen = torch.Generator().manual_seed(2)
+    masks = sample_hide_mask_batch(n, 64, 64, (16,), 0.5, generator=gen)
+    hidden_cells = int(masks[:, ::16, ::16].sum())
+    assert binomial_ok(hidden_cells, n * 16, 0.5)
+    zero = sample_hide_mask_batch(n, 64, 64, (0, 16), 0.5, generator=gen)
+    assert binomial_ok(int((~zero.flatten(1).any(1)).sum()), n, 0.5 + 0.5 * 0.5 ** 16)
+    a = hide_patches_batch(torch.ones(4, 3, 32, 32), generator=torch.Generator().manual_seed(9))
+    b = hide_patches_batch(torch.ones(4, 3, 32, 32), generator=torch.Generator().manual_seed(9))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))])
+def test_batch_stays_on_device(device):
+    x = torch.rand(4, 3, 32, 32, device=device)
+    out = hide_patches_batch(x, (8,), hide_prob=1.0, fill=0.0)
+    assert out.device == x.device and torch.all(out == 0)
+
+
+def test_batch_uint8():
+    x = torch.randint(0, 255, (3, 3, 20, 20), dtype=torch.uint8)
+    out = hide_patches_batch(x, (4,), hide_prob=1.0, fill=(1, 2, 3))
+    assert out.dtype == torch.uint8 and out[:, 2].eq(3).all()
+
+
+# ----------------------------------------------------------------------------- frames
+
+
+def test_hide_frames_segments_match_reference():
+    rng_ref = np.random.default_rng(4)
+    length, seg = 10, 3
+    want = np.repeat(rng_ref.random(math.ceil(length / seg)) < 0.5, seg)[:length]
+    got = sample_hidden_steps(length, 0.5, rng=4, segment_len=seg)
+    np.testing.assert_array_equal(got, want)
+    for seed in range(20):
+        steps = sample_hidden_steps(length, 0.5, rng=seed, segment_len=seg)
+        for start in range(0, length, seg):
+            assert len(set(steps[start:start + seg].tolist())) == 1
+
+
+def test_hide_frames_numpy_clip_and_torch_features():
+    frames = np.random.default_rng(0).integers(1, 256, (9, 8, 6, 3), dtype=np.uint8)
+    before = frames.copy()
+    out = hide_frames(frames, 0.5, fill=(1, 2, 3), rng=3, segment_len=2)
+    hidden = sample_hidden_steps(9, 0.5, rng=3, segment_len=2)
+    assert out.dtype == np.uint8 and out.shape == frames.shape
+    np.testing.assert_array_equal(frames, before)
+    np.testing.assert_array_equal(out[hidden], np.broadcast_to([1, 2, 3], out[hidden].shape))
+    np.testing.assert_array_equal(out[~hidden], frames[~hidden])
+
+    feats = torch.rand(12, 5)
+    out_t = hide_frames(feats, 0.5, fill=0.0, rng=1)
+    hidden_t = torch.from_numpy(sample_hidden_steps(12, 0.5, rng=1))
+    assert isinstance(out_t, torch.Tensor) and out_t.dtype == feats.dtype
+    assert torch.all(out_t[hidden_t] == 0) and torch.equal(out_t[~hidden_t], feats[~hidden_t])
+
+    d_t = hide_frames(feats.T.contiguous(), 0.5, fill=0.0, rng=1, time_axis=1)
+    assert torch.equal(d_t, out_t.T)
+    assert hide_frames(feats, 1.0).eq(0).all() and torch.equal(hide_frames(feats, 0.0), feats)
+
+
+def test_hide_frames_statistics():
+    n = 5000
+    hidden = sample_hidden_steps(n, 0.3, rng=0)
+    assert binomial_ok(int(hidden.sum()), n, 0.3)
+
+
+# ----------------------------------------------------------------------------- bad arguments
+
+IMG = np.zeros((32, 32, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: sample_hide_mask(32, 32, hide_prob=-0.1), "hide_prob"),
+        (lambda: sample_hide_mask(32, 32, hide_prob=1.5), "hide_prob"),
+        (lambda: sample_hide_mask(32, 32, hide_prob="0.5"), "hide_prob"),
+        (lambda: sample_hide_mask(32, 32, hide_prob=True), "hide_prob"),
+        (lambda: sample_hide_mask(32, 32, grid_sizes=()), "grid_sizes"),
+        (lambda: sample_hide_mask(32, 32, grid_sizes=(-16,)), "grid_sizes"),
+        (lambda: sample_hide_mask(32, 32, grid_sizes=(16.5,)), "grid_sizes"),
+        (lambda: sample_hide_mask(32, 32, grid_sizes=16), "grid_sizes"),
+        (lambda: sample_hide_mask(32, 32, grid_sizes="16"), "grid_sizes"),
+        (lambda: sample_hide_mask(0, 32), "height"),
+        (lambda: sample_hide_mask(32, -1), "width"),
+        (lambda: sample_hide_mask(32, 32, rng="seed"), "rng"),
+        (lambda: hide_patches(IMG, fill=(1, 2)), "fill"),
+        (lambda: hide_patches(IMG, fill=(1, 2, 3, 4)), "fill"),
+        (lambda: hide_patches(IMG, fill="mean"), "fill"),
+        (lambda: hide_patches(IMG, fill=300), "fill"),
+        (lambda: hide_patches(IMG, fill=-1), "fill"),
+        (lambda: hide_patches(IMG[..., 0], fill=(1, 2, 3)), "fill"),
+        (lambda: hide_patches(IMG, channel_axis=1), "channel_axis"),
+        (lambda: hide_patches(IMG[None]), "img"),
+        (lambda: hide_patches([[1, 2]]), "img"),
+        (lambda: hide_patches(IMG, hide_prob=2), "hide_prob"),
+        (lambda: hide_patches_batch(torch.zeros(3, 8, 8)), "x"),
+        (lambda: hide_patches_batch(torch.zeros(2, 3, 8, 8), fill=(1, 2)), "fill"),
+        (lambda: hide_patches_batch(torch.zeros(2, 3, 8, 8), grid_sizes=()), "grid_sizes"),
+        (lambda: hide_patches_batch(torch.zeros(2, 3, 8, 8), hide_prob=-1), "hide_prob"),
+        (lambda: hide_frames(np.zeros((4, 3)), hide_prob=1.1), "hide_prob"),
+        (lambda: hide_frames(np.zeros((4, 3)), segment_len=0), "segment_len"),
+        (lambda: hide_frames(np.zeros((4, 3)), time_axis=2), "time_axis"),
+        (lambda: hide_frames(np.zeros((4, 3)), fill=(1, 2)), "fill"),
+        (lambda: hide_frames([np.zeros(3)] * 4), "seq"),
+        (lambda: apply_hidden_cells(IMG, HiddenCells(16, np.ones((3, 3), bool))), "cells"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_them(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
