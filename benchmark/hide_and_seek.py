@@ -140,6 +140,7 @@ def _spatial_axes(ndim: int, channel_axis: Any) -> tuple[int, int, int | None]:
     raise ValueError(f"channel_axis must be 0 (C, H, W) or -1 (H, W, C), got {channel_axis!r}")
 
 
+@functools.lru_cache(maxsize=64)
 def _numpy_dtype(dtype: Any) -> np.dtype:
     """The numpy dtype of a numpy or torch dtype (torch types numpy lacks count as float)."""
     if isinstance(dtype, torch.dtype):
@@ -148,6 +149,12 @@ def _numpy_dtype(dtype: Any) -> np.dtype:
         except TypeError:
             return np.dtype(np.float32)
     return np.dtype(dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _int_limits(dtype: np.dtype) -> np.iinfo:
+    """The value range of an integer (or bool, as uint8) dtype."""
+    return np.iinfo(dtype) if dtype.kind != "b" else np.iinfo(np.uint8)
 
 
 def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
@@ -178,7 +185,7 @@ def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
             )
     target = _numpy_dtype(dtype)
     if target.kind in "iub":
-        limits = np.iinfo(target) if target.kind != "b" else np.iinfo(np.uint8)
+        limits = _int_limits(target)
         if not all(math.isfinite(v) and limits.min <= round(v) <= limits.max for v in items):
             raise ValueError(
                 f"fill {fill!r} does not fit a {target} image (range {limits.min}..{limits.max});"
@@ -463,6 +470,7 @@ def apply_hidden_cells(
     return _apply_cells_numpy(img, hidden, fill_values, c_axis)
 
 
+@functools.lru_cache(maxsize=64)
 def _torch_dtype(dtype: np.dtype) -> torch.dtype | None:
     """The torch dtype of a numpy dtype, or None when torch has no such dtype."""
     try:

@@ -1,0 +1,189 @@
+"""Speed of Hide-and-Seek next to a plain copy, random erasing and the original cell loop.
+
+Everything runs side by side in one process on one core (``torch.set_num_threads(1)``); the
+cases are interleaved round by round so that load from other processes hits them alike, and
+the median over rounds is reported. Two groups:
+
+- ``image``: one 224x224x3 uint8 image (numpy HWC; torch CHW for torchvision) -- a plain
+  copy, torchvision ``RandomErasing`` (v1 and v2), mmpretrain ``RandomErasing``, a cell-by-cell
+  Python loop like the original ``hide_patch.py`` of Hide-and-Seek, and ours
+  (``hide_patches``). Every transform returns a new image (the in-place ones get a copy).
+- ``batch``: an N x 3 x 224 x 224 float32 tensor -- ``clone()`` and ``hide_patches_batch``.
+
+Usage::
+
+    .venv/bin/python scripts/bench_has_speed.py [--rounds 40] [--out results/has_speed.csv]
+
+Prints a Markdown table; ``--out`` also writes a tidy CSV (one row per case).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmark.hide_and_seek import DEFAULT_GRID_SIZES, hide_patches, hide_patches_batch
+
+#: The ImageNet mean pixel (RGB, 0-255): the fill every transform uses.
+MEAN_RGB = (123.675, 116.28, 103.53)
+MEAN_RGB_UINT8 = tuple(round(v) for v in MEAN_RGB)
+
+
+def cell_loop_hide(img: np.ndarray, grid_sizes=DEFAULT_GRID_SIZES, hide_prob=0.5, fill=0):
+    """Reference: the original algorithm, one Python iteration per cell (on a copy)."""
+    out = img.copy()
+    height, width = out.shape[:2]
+    size = grid_sizes[random.randrange(len(grid_sizes))]
+    if size == 0:
+        return out
+    for top in range(0, height, size):
+        for left in range(0, width, size):
+            if random.random() < hide_prob:
+                out[top:top + size, left:left + size, :] = fill
+    return out
+
+
+def image_cases(img: np.ndarray) -> list[tuple[str, Callable[[], object]]]:
+    """(name, call) for the single-image group; the first is the reference (copy)."""
+    import torchvision.transforms as tv1
+    import torchvision.transforms.v2 as tv2
+    from mmpretrain.datasets.transforms import RandomErasing as MMRandomErasing
+
+    chw = torch.from_numpy(img).permute(2, 0, 1).contiguous()
+    rng = np.random.default_rng(0)
+    tv1_always = tv1.RandomErasing(p=1.0, value=MEAN_RGB_UINT8)
+    tv1_default = tv1.RandomErasing(p=0.5, value=MEAN_RGB_UINT8)
+    tv2_always = tv2.RandomErasing(p=1.0, value=list(MEAN_RGB_UINT8))
+    mm_always = MMRandomErasing(erase_prob=1.0, fill_color=MEAN_RGB_UINT8)
+    fill = np.array(MEAN_RGB_UINT8, dtype=np.uint8)
+    return [
+        ("copy (numpy)", img.copy),
+        ("clone (torch CHW)", chw.clone),
+        ("torchvision v1 RandomErasing p=1 (CHW)", lambda: tv1_always(chw)),
+        ("torchvision v1 RandomErasing p=0.5 (CHW)", lambda: tv1_default(chw)),
+        ("torchvision v2 RandomErasing p=1 (CHW)", lambda: tv2_always(chw)),
+        ("mmpretrain RandomErasing p=1 (HWC, on a copy)",
+         lambda: mm_always({"img": img.copy()})),
+        ("cell loop like hide_patch.py (HWC)", lambda: cell_loop_hide(img, fill=fill)),
+        ("ours hide_patches (HWC numpy)", lambda: hide_patches(img, fill=MEAN_RGB, rng=rng)),
+        ("ours hide_patches (CHW torch)",
+         lambda: hide_patches(chw, fill=MEAN_RGB, rng=rng, channel_axis=0)),
+        ("cell loop, grid 16 only (HWC)",
+         lambda: cell_loop_hide(img, grid_sizes=(16,), fill=fill)),
+        ("ours hide_patches, grid 16 only (HWC numpy)",
+         lambda: hide_patches(img, grid_sizes=(16,), fill=MEAN_RGB, rng=rng)),
+    ]
+
+
+def batch_cases(batch: torch.Tensor) -> list[tuple[str, Callable[[], object]]]:
+    """(name, call) for the batch group; the first is the reference (clone)."""
+    generator = torch.Generator(device=batch.device).manual_seed(0)
+    return [
+        ("clone (batch)", batch.clone),
+        ("ours hide_patches_batch", lambda: hide_patches_batch(batch, generator=generator)),
+        ("ours hide_patches_batch, grid 16 only",
+         lambda: hide_patches_batch(batch, grid_sizes=(16,), generator=generator)),
+    ]
+
+
+def time_interleaved(
+    cases: list[tuple[str, Callable[[], object]]], rounds: int, calls: int
+) -> dict[str, list[float]]:
+    """Per-call seconds of each case, one block of ``calls`` per case per round."""
+    for _, call in cases:  # warm-up (imports, caches, allocator)
+        for _ in range(min(calls, 3)):
+            call()
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for _ in range(rounds):
+        for name, call in cases:
+            start = time.perf_counter()
+            for _ in range(calls):
+                call()
+            times[name].append((time.perf_counter() - start) / calls)
+    return times
+
+
+def summarize(group: str, times: dict[str, list[float]], meta: dict) -> list[dict]:
+    """Tidy rows: median and quartiles in microseconds, ratio to the group's first case."""
+    names = list(times)
+    reference = names[0]
+    ref_median = statistics.median(times[reference])
+    rows = []
+    for name in names:
+        values = sorted(times[name])
+        q1, median, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+        rows.append({
+            "group": group, "case": name, "median_us": round(median * 1e6, 2),
+            "q1_us": round(q1 * 1e6, 2), "q3_us": round(q3 * 1e6, 2),
+            "reference": reference,
+            "ratio_to_reference": round(statistics.median(values) / ref_median, 3), **meta,
+        })
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    """The rows as a Markdown table."""
+    lines = ["| group | case | median µs | IQR µs | × reference |", "|---|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['group']} | {r['case']} | {r['median_us']:.1f} | "
+            f"{r['q1_us']:.1f}–{r['q3_us']:.1f} | {r['ratio_to_reference']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds (median)")
+    parser.add_argument("--image-calls", type=int, default=20, help="calls per round, image")
+    parser.add_argument("--batch-calls", type=int, default=1, help="calls per round, batch")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--out", type=Path, help="write a tidy CSV here")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(1)
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    img = np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    batch = torch.rand(args.batch_size, 3, 224, 224)
+    meta = {
+        "threads": torch.get_num_threads(), "rounds": args.rounds,
+        "python": platform.python_version(), "numpy": np.__version__,
+        "torch": torch.__version__, "machine": platform.machine(),
+    }
+    rows = summarize(
+        "image 224x224x3 uint8",
+        time_interleaved(image_cases(img), args.rounds, args.image_calls),
+        {**meta, "calls_per_round": args.image_calls},
+    )
+    rows += summarize(
+        f"batch {args.batch_size}x3x224x224 float32",
+        time_interleaved(batch_cases(batch), args.rounds, args.batch_calls),
+        {**meta, "calls_per_round": args.batch_calls},
+    )
+    print(markdown(rows))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
