@@ -13,7 +13,8 @@ Methods act on the training transform only: ``baseline`` = torchreid's ``random_
 Random Erasing re-ID code do); ``has`` inserts our stage right after ``Normalize``
 (:func:`benchmark.pipelines.torchreid.add_hide_and_seek`, hidden pixels 0 = the mean pixel);
 ``has+random_erasing`` does both (HaS first). Grid sizes are the paper's absolute pixels on the
-256x128 crop unless ``has.scale_grid_to_short_side`` is set.
+256x128 crop (not rescaled); smaller inputs get proportionally smaller cells
+(``has.grid_reference_short_side_px``, default 128 = the crop's short side).
 
 Evaluation extracts query and gallery features itself (``model.eval()``, test transform, no
 hiding), computes the distance matrix with ``torchreid.metrics.compute_distance_matrix`` and
@@ -32,6 +33,7 @@ import copy
 import io
 import json
 import math
+import pickle
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -358,6 +360,7 @@ class ReidTask(Task):
     def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
         """Train with torchreid's softmax engine, then evaluate rank-k/mAP on query/gallery."""
         work_dir = Path(work_dir)
+        work_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.config(spec)
         with open(work_dir / "torchreid.log", "a") as log, contextlib.redirect_stdout(log):
             return self._run(spec, work_dir, cfg)
@@ -424,15 +427,17 @@ def build_datamanager(cfg: dict[str, Any], spec: RunSpec, source: str, use_gpu: 
         params.update(re_probability=0.5, re_area_fraction=[0.02, 0.4], re_min_aspect=0.3,
                       re_fill="norm_mean in normalized units (torchreid's RandomErasing)")
     if method.hides:
-        hw = (int(data["height"]), int(data["width"]))
-        scaled = bool(cfg["has"]["scale_grid_to_short_side"])
-        grid = scale_grid_sizes(method.grid_sizes_px, hw) if scaled else method.grid_sizes_px
         from benchmark.pipelines.torchreid import add_hide_and_seek
 
+        hw = (int(data["height"]), int(data["width"]))
+        reference_px = int(cfg["has"]["grid_reference_short_side_px"])
+        grid = scale_grid_sizes(method.grid_sizes_px, hw, reference_px=reference_px)
         params.update(add_hide_and_seek(datamanager, grid_sizes=grid,
                                         hide_prob=method.hide_prob))
-        params["has_grid_scaling"] = ("scaled to the short side (ratio at 224 px)" if scaled
-                                      else "none: absolute pixels on the training input")
+        params["has_grid_reference_short_side_px"] = reference_px
+        params["has_grid_scaling"] = (
+            "none: the paper's absolute pixels" if tuple(grid) == method.grid_sizes_px
+            else f"scaled by short side {min(hw)} / {reference_px} px")
     params["train_transform"] = [type(t).__name__ for t in datamanager.transform_tr.transforms]
     return datamanager, params
 
@@ -450,6 +455,34 @@ def _recording_engine_class():
     return RecordingSoftmaxEngine
 
 
+def _rng_states() -> tuple:
+    import random
+
+    import torch
+
+    return random.getstate(), np.random.get_state(), torch.get_rng_state()
+
+
+def _set_rng_states(states: tuple) -> None:
+    import random
+
+    import torch
+
+    random.setstate(states[0])
+    np.random.set_state(states[1])
+    torch.set_rng_state(states[2])
+
+
+@contextlib.contextmanager
+def _rng_untouched():
+    """Restore Python's, numpy's and torch's (CPU) random state on exit."""
+    states = _rng_states()
+    try:
+        yield
+    finally:
+        _set_rng_states(states)
+
+
 def _latest_checkpoint(folder: Path) -> Path | None:
     found = [(int(p.name.rsplit("-", 1)[1]), p) for p in folder.glob("model.pth.tar-*")
              if p.name.rsplit("-", 1)[1].isdigit()]
@@ -464,6 +497,7 @@ def _train(engine, cfg: dict[str, Any], spec: RunSpec, work_dir: Path, source: s
     history_path = work_dir / "history.json"
     max_epoch = int(cfg["train"]["max_epoch"])
     eval_freq = int(cfg["test"]["eval_freq"])
+    rng_path = work_dir / "rng_state.pkl"
     start_epoch, history = 0, []
     latest = _latest_checkpoint(ckpt_root / "model")
     if latest is not None:
@@ -472,6 +506,10 @@ def _train(engine, cfg: dict[str, Any], spec: RunSpec, work_dir: Path, source: s
         if history_path.exists():
             history = [h for h in json.loads(history_path.read_text())
                        if h["epoch"] <= start_epoch]
+        if rng_path.exists():  # continue the random streams: same result as uninterrupted
+            saved = pickle.loads(rng_path.read_bytes())
+            if saved["epoch"] == start_epoch:
+                _set_rng_states(saved["states"])
     engine.max_epoch = max_epoch
     for epoch in range(start_epoch, max_epoch):
         engine.epoch, engine.epoch_summaries = epoch, []
@@ -484,14 +522,16 @@ def _train(engine, cfg: dict[str, Any], spec: RunSpec, work_dir: Path, source: s
             raise RuntimeError(f"training loss is {row['loss']} at epoch {epoch + 1}; "
                                "lower train.lr")
         if eval_freq > 0 and (epoch + 1) % eval_freq == 0 and epoch + 1 != max_epoch:
-            row.update(evaluate(engine.model, engine.datamanager, source, spec.device,
-                                cfg["test"]))
+            with _rng_untouched():  # evaluating must not change what training samples next
+                row.update(evaluate(engine.model, engine.datamanager, source, spec.device,
+                                    cfg["test"]))
         history.append(row)
         engine.save_model(epoch, row.get("rank1", 0.0) / 100.0, str(ckpt_root))
         for old in (ckpt_root / "model").glob("model.pth.tar-*"):
             if old.name != f"model.pth.tar-{epoch + 1}":
                 old.unlink()
         history_path.write_text(json.dumps(history, indent=1))
+        rng_path.write_bytes(pickle.dumps({"epoch": epoch + 1, "states": _rng_states()}))
     latest = _latest_checkpoint(ckpt_root / "model")
     return history, latest
 

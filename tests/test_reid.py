@@ -219,11 +219,16 @@ def test_interrupted_run_resumes_from_torchreid_checkpoint(market, tmp_path):
     spec = TASK.resolve(RunSpec("reid", method="has", dataset="market1501",
                                 data_root=str(market), model="osnet_x0_25", epochs=1,
                                 options=TINY))
-    first = TASK.run(spec, tmp_path)
-    assert (tmp_path / first.artifacts["checkpoint"]).name == "model.pth.tar-1"
-    again = TASK.run(TASK.resolve(RunSpec(**{**spec.__dict__, "epochs": 2})), tmp_path)
-    assert [h["epoch"] for h in again.history] == [1, 2]
-    assert again.history[0]["loss"] == first.history[0]["loss"]  # epoch 1 not retrained
-    assert "Loading checkpoint" in (tmp_path / "torchreid.log").read_text()
-    assert sorted(p.name for p in (tmp_path / "checkpoints" / "model").iterdir()) == [
+    two_epochs = TASK.resolve(RunSpec(**{**spec.__dict__, "epochs": 2}))
+    first = TASK.run(spec, tmp_path / "interrupted")
+    assert (tmp_path / "interrupted" / first.artifacts["checkpoint"]).name == "model.pth.tar-1"
+    resumed = TASK.run(two_epochs, tmp_path / "interrupted")
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history[0]["loss"] == first.history[0]["loss"]  # epoch 1 not retrained
+    assert "Loading checkpoint" in (tmp_path / "interrupted" / "torchreid.log").read_text()
+    assert [p.name for p in (tmp_path / "interrupted" / "checkpoints" / "model").iterdir()] == [
         "model.pth.tar-2"]
+    # model, optimizer, scheduler and random streams are restored: same as never interrupted
+    straight = TASK.run(two_epochs, tmp_path / "straight")
+    assert straight.metrics == resumed.metrics
+    assert straight.history[-1]["loss"] == resumed.history[-1]["loss"]

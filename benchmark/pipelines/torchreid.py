@@ -27,10 +27,15 @@ from typing import Any
 import numpy as np
 from torchvision.transforms import Compose, Normalize
 
-from benchmark.hide_and_seek import hide_patches
+from benchmark.hide_and_seek import (
+    DEFAULT_GRID_SIZES,
+    check_grid_sizes,
+    check_hide_prob,
+    hide_patches,
+)
 
 #: The paper's grid sizes in pixels; 0 = this image is not hidden.
-DEFAULT_GRID_SIZES_PX: tuple[int, ...] = (0, 16, 32, 44, 56)
+DEFAULT_GRID_SIZES_PX: tuple[int, ...] = DEFAULT_GRID_SIZES
 
 
 class HideAndSeekTensor:
@@ -52,12 +57,10 @@ class HideAndSeekTensor:
         hide_prob: float = 0.5,
         fill: float | Sequence[float] = 0.0,
     ):
-        self.grid_sizes = tuple(int(s) for s in grid_sizes)
-        self.hide_prob = float(hide_prob)
-        self.fill = fill
         # Fail on bad arguments now, not in the first training batch.
-        hide_patches(np.zeros((1, 1, 1), dtype=np.float32), grid_sizes=self.grid_sizes,
-                     hide_prob=self.hide_prob, fill=0.0, rng=0)
+        self.grid_sizes = check_grid_sizes(grid_sizes)
+        self.hide_prob = check_hide_prob(hide_prob)
+        self.fill = fill
 
     def __call__(self, img: Any) -> Any:
         """Return a copy of ``img`` (C, H, W) with a random subset of grid cells filled."""
