@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import os
 import sys
@@ -41,8 +42,30 @@ class NonFiniteLossError(RuntimeError):
     """Raised when the training loss becomes NaN or infinite."""
 
 
-def _history_hook(history: list[dict[str, Any]], total_epochs: int, label: str) -> Any:
-    """A hook that records validation metrics per epoch, prints progress, stops on NaN loss."""
+HISTORY_FILE = "history.jsonl"
+
+
+def read_history(work_dir: Path) -> list[dict[str, Any]]:
+    """Per-epoch validation rows of a run, across resumptions (the last row per epoch wins)."""
+    path = Path(work_dir) / HISTORY_FILE
+    if not path.exists():
+        return []
+    rows: dict[int, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a kill
+            continue
+        rows[int(row["epoch"])] = row
+    return [rows[e] for e in sorted(rows)]
+
+
+def _history_hook(work_dir: Path, total_epochs: int, label: str) -> Any:
+    """A hook: per-epoch validation rows, progress lines, and a stop on a NaN/inf loss.
+
+    Rows are appended to ``history.jsonl`` in the work dir, so a resumed run keeps the epochs
+    trained before the interruption.
+    """
     from mmengine.hooks import Hook
 
     class _Progress(Hook):
@@ -59,7 +82,8 @@ def _history_hook(history: list[dict[str, Any]], total_epochs: int, label: str) 
         def after_val_epoch(self, runner, metrics=None):
             row = {"epoch": runner.epoch}
             row.update({k: float(v) for k, v in (metrics or {}).items() if _is_number(v)})
-            history.append(row)
+            with open(Path(work_dir) / HISTORY_FILE, "a") as f:
+                f.write(json.dumps(row) + "\n")
             shown = ", ".join(f"{k}={v:.2f}" for k, v in row.items() if k != "epoch")
             print(f"[hasbench] {label} epoch {runner.epoch}/{total_epochs}: {shown}",
                   file=sys.stderr, flush=True)
@@ -116,6 +140,8 @@ def apply_spec(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> Any:
     cfg.visualizer = dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")])
     cfg.resume = True  # resumes from work_dir's latest checkpoint; none -> trains from scratch
     cfg.load_from = None
+    if "lr" in spec.option_dict:
+        cfg.optim_wrapper.optimizer.lr = float(spec.option_dict["lr"])
     workers = int(spec.option_dict.get("num_workers", 0 if spec.device == "cpu" else 4))
     for name in ("train_dataloader", "val_dataloader", "test_dataloader"):
         loader = cfg.get(name)
@@ -149,7 +175,7 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> MMRunResul
     Args:
         cfg: An ``mmengine.Config`` with train/val/test dataloaders and evaluators.
         spec: The resolved spec (seed, device, epochs, options ``num_workers``,
-            ``batch_size``, ``launcher``, ``log_level``).
+            ``batch_size``, ``lr``, ``launcher``, ``log_level``).
         work_dir: The run's folder (checkpoints, logs).
         scope: Default registry scope (``"mmpretrain"``, ``"mmseg"``, ``"mmaction"``).
 
@@ -165,16 +191,15 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> MMRunResul
     import benchmark.pipelines  # noqa: F401  (registers the HaS stages)
 
     cfg = apply_spec(cfg, spec, work_dir, scope=scope)
-    history: list[dict[str, Any]] = []
     label = f"{spec.task}/{spec.dataset_label}/{spec.method}/seed{spec.seed}"
     os.makedirs(work_dir, exist_ok=True)
     with _device(spec.device):
         runner = Runner.from_cfg(cfg)
-        runner.register_hook(_history_hook(history, spec.epochs, label), priority="LOW")
+        runner.register_hook(_history_hook(work_dir, spec.epochs, label), priority="LOW")
         runner.train()
         metrics = runner.test()
     return MMRunResult(
         metrics={k: float(v) for k, v in metrics.items() if _is_number(v)},
-        history=history,
+        history=read_history(work_dir),
         runner=runner,
     )

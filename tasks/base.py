@@ -157,3 +157,35 @@ def require_paths(root: Path, relative: list[str], dataset: str, hint: str = "")
         raise ValueError(
             f"{dataset} layout under {root} is missing: {', '.join(missing)}. {hint}".strip()
         )
+
+
+#: File signatures of the image formats the loaders read.
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"GIF8", b"RIFF")
+#: Up to this many files every image is fully decoded; beyond, only headers are checked.
+FULL_DECODE_LIMIT = 20000
+
+
+def check_image_files(paths: list[Path], dataset: str) -> None:
+    """Raise ``ValueError`` naming the first unreadable image, before any training.
+
+    Every file's header is checked (empty files and unknown signatures are caught); with at
+    most :data:`FULL_DECODE_LIMIT` files each one is also decoded with OpenCV.
+
+    Args:
+        paths: Image files of the dataset.
+        dataset: Dataset name, for the message.
+    """
+    decode = len(paths) <= FULL_DECODE_LIMIT
+    if decode:
+        import cv2
+    for path in paths:
+        with open(path, "rb") as f:
+            head = f.read(8)
+        bad = not head.startswith(_IMAGE_SIGNATURES)
+        if not bad and decode:
+            bad = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) is None
+        if bad:
+            raise ValueError(
+                f"{dataset}: image file {path} is corrupt or not an image; "
+                "replace it or delete it from the dataset"
+            )

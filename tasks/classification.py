@@ -17,7 +17,7 @@ from benchmark.methods import apply_method_to_mm_config
 from benchmark.mmrun import run_mm
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
-from tasks.base import DatasetInfo, Task, require_paths
+from tasks.base import DatasetInfo, Task, check_image_files, require_paths
 
 CONFIG_DIR = REPO_ROOT / "configs" / "classification"
 
@@ -71,6 +71,8 @@ def _check_image_folders(splits: tuple[str, str], name: str):
                 f"{name}: class folders differ between {splits[0]}/ and {splits[1]}/ "
                 f"({sorted(set(train) ^ set(test))[:5]} ...); both splits need the same classes"
             )
+        files = [p for split in splits for p in sorted((root / split).glob("*/*")) if p.is_file()]
+        check_image_files(files, name)
 
     return check
 
