@@ -41,7 +41,7 @@ bench: install
 	$(HASBENCH) suite paper --executor local --only task=$(TASK)
 
 tables: install
-	$(HASBENCH) table --results results
+	$(HASBENCH) report --all
 
 reproduce-all: install
 	$(HASBENCH) suite paper --executor slurm

@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     suite.add_argument("--retry-failed", action="store_true")
     suite.add_argument("--executor", choices=["local", "slurm"], default="local")
     suite.add_argument("--workers", type=int, default=1, help="local parallel workers")
+    slurm = suite.add_argument_group(
+        "slurm executor", "flags win over HASBENCH_SLURM_* env vars (see benchmark/slurm.py)")
+    slurm.add_argument("--partition")
+    slurm.add_argument("--account")
+    slurm.add_argument("--qos")
+    slurm.add_argument("--time-min", type=int, help="time limit per job, minutes")
+    slurm.add_argument("--no-wait", action="store_true", help="submit and return")
 
     table = sub.add_parser("table", help="comparison table from stored records")
     table.add_argument("--results", default=DEFAULT_RESULTS)
@@ -63,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="REPORT.md + report.html from a suite's records")
     report.add_argument("suite", nargs="?")
     report.add_argument("--results")
+    report.add_argument("--all", action="store_true", help="every results/<suite>/ with records")
 
     status = sub.add_parser("status", help="done / running / failed / missing per task and method")
     status.add_argument("suite", nargs="?", default="demo")
@@ -147,13 +155,14 @@ def cmd_suite(args: argparse.Namespace) -> int:
     if args.executor == "slurm":
         from benchmark.slurm import run_slurm
 
-        outcomes = run_slurm(suite, pending)
+        outcomes = run_slurm(suite, pending, partition=args.partition, account=args.account,
+                             qos=args.qos, time_min=args.time_min, poll=not args.no_wait)
     else:
         from benchmark.executors import run_local
 
         outcomes = run_local(suite, pending, workers=args.workers)
-    _write_outputs(suite.results_dir, suite.name)
-    return 1 if any(status != "ok" for _, status, _ in outcomes) else 0
+    _write_outputs(suite.results_dir, args.name)
+    return 1 if any(status not in ("ok", "submitted") for _, status, _ in outcomes) else 0
 
 
 def _validate_all(runs: list, results_dir: Path) -> None:
@@ -183,25 +192,19 @@ def _print_grid(suite, runs: list, states: dict) -> int:
 
 
 def _write_outputs(results_dir: Path, suite_name: str | None) -> None:
-    """Print the comparison table and write views and the report next to the records."""
-    from benchmark import results
+    """Write the views and the report next to the records; print the summary and paths."""
+    from benchmark import report, results
 
     table = results.load_table(results_dir)
     if table.empty:
         print("no records yet", file=sys.stderr)
         return
-    print(results.render(results.comparison(table), "md"))
     written = results.write_views(results_dir)
-    try:
-        from benchmark.report import write_report
-    except ImportError:
-        report = None
-    else:
-        report = write_report(results_dir, suite=suite_name)
-    print(f"\nresults: {results_dir}/records (one JSON per run); tables: "
-          f"{', '.join(str(p) for p in written)}")
-    if report:
-        print(f"report: {report}")
+    path = report.write_report(results_dir, suite=suite_name)
+    print(report.summary_text(results_dir))
+    print(f"\nrecords: {results_dir}/records (one JSON per run)")
+    print(f"tables:  {', '.join(str(p) for p in written)}")
+    print(f"report:  {path}")
 
 
 def cmd_table(args: argparse.Namespace) -> int:
@@ -255,15 +258,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write REPORT.md / report.html of a suite (or a results dir) from its records."""
-    from benchmark.report import write_report
-    from benchmark.suite import load_suite
+    """Write tables and REPORT.md / report.html from stored records alone.
 
-    if args.results:
-        results_dir = Path(args.results)
+    With ``--all``, for every results dir under ``results/`` that holds records.
+    """
+    from benchmark.paths import REPO_ROOT
+    from benchmark.suite import load_suite, suite_names
+
+    if args.all:
+        targets = [(p.parent, p.parent.name if p.parent.name in suite_names() else None)
+                   for p in sorted((REPO_ROOT / "results").glob("*/records"))]
+        if not targets:
+            raise ValueError("no results/<suite>/records yet; run `make demo` or a suite first")
+    elif args.results:
+        targets = [(Path(args.results), args.suite)]
     else:
-        results_dir = load_suite(args.suite or "demo").results_dir
-    print(f"report: {write_report(results_dir, suite=args.suite)}")
+        name = args.suite or "demo"
+        targets = [(load_suite(name).results_dir, name)]
+    for results_dir, suite_name in targets:
+        _write_outputs(results_dir, suite_name)
     return 0
 
 
