@@ -1,0 +1,334 @@
+"""Weakly-supervised temporal action localization on THUMOS14 snippet features (mmaction2).
+
+A W-TALC/STPN-style localizer (:class:`benchmark.temporal_mm.WeakTemporalLocalizer`, in
+mmaction2's ``MODELS``) learns a temporal class activation map (T-CAM) from video-level labels
+of THUMOS14's validation videos; detections cut from the T-CAM of the test videos are scored
+with mAP at tIoU 0.1-0.5 and the 0.3:0.7 average, by mmaction2's
+``average_precision_at_temporal_iou``. Trained by mmengine's Runner
+(:func:`benchmark.mmrun.run_mm`) from ``configs/action_localization/``.
+
+Methods act on the (standardized) feature sequence of each training video, after it is
+resampled to the training length (``train_snippets``):
+
+- ``has``: ``HideAndSeekFrames`` hides segments of ``segment_snippets`` consecutive snippets,
+  each with probability 0.5, filled with 0 = the training-set mean feature (Singh & Lee hide
+  frames of training videos; here the frames are feature snippets).
+- ``random_erasing``: :class:`benchmark.temporal_mm.EraseSnippetSpan`, the 1-D counterpart of
+  Zhong et al.'s Random Erasing: with p=0.5, one contiguous span of 2%-40% of the snippets is
+  filled with 0 (the mean feature).
+
+Dataset root layout (``thumos14-features``)::
+
+    <root>/thumos14.json                       ActionFormer annotations (real)
+    <root>/features/<video>.npy                T x D, RGB and flow concatenated, or
+    <root>/features/<video>_rgb.npy + _flow.npy
+    <root>/features/feature_info.json          optional: {"stride_frames": 16, "fps": null}
+
+``hasbench synth thumos14-features`` writes generated features aligned with the real
+annotations (:mod:`benchmark.synth_video`). Options: ``max_train_videos`` /
+``max_test_videos`` (a fixed seeded choice of validation / test videos), ``train_snippets``,
+``segment_snippets`` (HaS), ``feature_stride_frames``, ``feature_fps`` (None: each video's
+fps), ``val_interval``, ``batch_size``, ``lr``, ``threads`` (torch CPU threads, default 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.methods import get_method, insert_stages
+from benchmark.paths import REPO_ROOT
+from benchmark.spec import RunSpec, TaskOutput
+from tasks.base import DatasetInfo, Task, require_paths
+
+CONFIG_DIR = REPO_ROOT / "configs" / "action_localization"
+#: model name -> config file.
+CONFIGS = {"wtalc-tiny": "wtalc_tiny_thumos14_features.py",
+           "wtalc": "wtalc_thumos14_features.py"}
+FEATURE_KEY = "snippet_features"
+ANNOTATION_NAMES = ("thumos14.json", "annotations/thumos14.json")
+#: HaS on feature sequences: hidden segment length(s) in training snippets, drawn per video.
+HAS_SEGMENT_SNIPPETS = 4
+HAS_HIDE_PROB = 0.5
+#: Feature-level random erasing (Zhong et al.'s p and area range, on the time axis).
+ERASE = dict(prob=0.5, min_fraction=0.02, max_fraction=0.4, fill=0.0)
+DEFAULTS: dict[str, Any] = dict(max_train_videos=None, max_test_videos=None, train_snippets=None,
+                                segment_snippets=HAS_SEGMENT_SNIPPETS, feature_stride_frames=None,
+                                feature_fps=None, val_interval=None, lr=None, subset_seed=0,
+                                threads=1)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run with ``count`` torch CPU threads (None: unchanged), restoring the previous count.
+
+    The models here are tiny: on a shared 2-core machine one thread per run is several times
+    faster than two contending ones (measured: conv1d forward+backward 24 ms vs 150-230 ms).
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def annotation_file(root: Path) -> Path:
+    """The annotation json of a dataset root.
+
+    Raises:
+        ValueError: when none of :data:`ANNOTATION_NAMES` exists.
+    """
+    for name in ANNOTATION_NAMES:
+        if (Path(root) / name).is_file():
+            return Path(root) / name
+    raise ValueError(
+        f"thumos14-features layout under {root} is missing the annotations "
+        f"({' or '.join(ANNOTATION_NAMES)}); copy ActionFormer's thumos14.json there "
+        "(a copy of the real one is under $HASBENCH_DATA/thumos14-annotations/)"
+    )
+
+
+def _check_thumos(root: Path) -> None:
+    require_paths(root, ["features"], "thumos14-features",
+                  hint="Expected features/<video>.npy (or <video>_rgb.npy + <video>_flow.npy); "
+                       f"generate some with `hasbench synth thumos14-features --out {root}`.")
+    annotation_file(root)
+
+
+def _synth_thumos(out: Path, seed: int) -> None:
+    from benchmark.synth_video import write_thumos14_features
+
+    write_thumos14_features(out, seed=seed)
+
+
+def feature_timeline(root: Path, options: dict[str, Any]) -> tuple[float, float | None]:
+    """(stride in frames, fps or None for each video's own) of a root's features.
+
+    Options ``feature_stride_frames`` / ``feature_fps`` win over ``features/feature_info.json``;
+    without either, 16-frame snippets at the video's fps.
+    """
+    info_file = Path(root) / "features" / "feature_info.json"
+    info = json.loads(info_file.read_text()) if info_file.is_file() else {}
+    stride = options.get("feature_stride_frames") or info.get("stride_frames") or 16
+    fps = options.get("feature_fps") or info.get("fps")
+    return float(stride), (float(fps) if fps else None)
+
+
+def method_stages(method_name: str, options: dict[str, Any]) -> tuple[list[dict], dict[str, Any]]:
+    """The training-pipeline stages of a method on feature sequences, and what to record."""
+    method = get_method(method_name)
+    stages: list[dict] = []
+    params: dict[str, Any] = {"method": method.name}
+    if method.erases:
+        stages.append(dict(type="EraseSnippetSpan", keys=(FEATURE_KEY,), **ERASE))
+        params.update(re_type="EraseSnippetSpan (one contiguous span of snippets)",
+                      re_prob=ERASE["prob"],
+                      re_span_fraction=[ERASE["min_fraction"], ERASE["max_fraction"]],
+                      re_fill="0 after standardization (training mean feature)")
+    if method.hides:
+        segment = int(options["segment_snippets"])
+        stages.append(dict(type="mmaction.HideAndSeekFrames", keys=(FEATURE_KEY,),
+                           hide_prob=HAS_HIDE_PROB, segment_len=segment, fill=0.0, time_axis=0))
+        params.update(has_segment_snippets=segment, has_hide_prob=HAS_HIDE_PROB,
+                      has_fill="0 after standardization (training mean feature)",
+                      has_train_snippets=int(options["train_snippets"]))
+    return stages, params
+
+
+@dataclass
+class ActionLocalizationTask(Task):
+    """mAP@tIoU of a weakly-supervised localizer trained with a method on THUMOS14 features."""
+
+    name: str = "action_localization"
+    framework: str = "mmaction2"
+    metrics: dict[str, bool] = field(default_factory=lambda: {
+        "map@0.1": True, "map@0.2": True, "map@0.3": True, "map@0.4": True, "map@0.5": True,
+        "map@0.3:0.7": True})
+    models: tuple[str, ...] = tuple(CONFIGS)
+    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has+random_erasing")
+    datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
+        "thumos14-features": DatasetInfo(
+            "thumos14-features",
+            "thumos14.json + features/<video>.npy (T x D) or <video>_{rgb,flow}.npy",
+            _check_thumos, default_root="thumos14-features", synth=_synth_thumos,
+            prepare="Put I3D snippet features of THUMOS14 (e.g. the W-TALC or ActionFormer "
+                    "release) in <root>/features/ and ActionFormer's thumos14.json in <root>.",
+            default_model="wtalc-tiny", default_epochs=12),
+    })
+
+    def options(self, spec: RunSpec) -> dict[str, Any]:
+        """The spec's options over :data:`DEFAULTS` (unknown keys rejected)."""
+        passthrough = {"batch_size", "num_workers", "launcher", "log_level"}
+        unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
+        if unknown:
+            raise ValueError(
+                f"unknown options {sorted(unknown)} for action_localization; known: "
+                f"{sorted(set(DEFAULTS) | passthrough)}"
+            )
+        return {**DEFAULTS, **spec.option_dict}
+
+    def check(self, spec: RunSpec) -> None:
+        """Also check the options and that every selected video has features."""
+        super().check(spec)
+        from benchmark import temporal
+        from benchmark.temporal_mm import select_videos
+
+        options = self.options(spec)
+        root = Path(spec.data_root)
+        ann = annotation_file(root)
+        for subset, limit in (("Validation", "max_train_videos"), ("Test", "max_test_videos")):
+            videos = select_videos(temporal.load_annotations(ann, subset),
+                                   options[limit], options["subset_seed"])
+            if not videos:
+                raise ValueError(f"{ann} has no {subset} videos")
+            missing = []
+            for video in videos:
+                try:
+                    temporal.feature_files(root / "features", video.video_id)
+                except ValueError:
+                    missing.append(video.video_id)
+            if missing:
+                raise ValueError(
+                    f"{len(missing)} {subset} videos have no features in {root / 'features'} "
+                    f"(e.g. {missing[:3]}); extract them, or regenerate the features"
+                )
+
+    def _statistics(self, root: Path, options: dict[str, Any], work_dir: Path) -> Path:
+        """Mean/std of the training features (written once per work dir, reused on resume)."""
+        from benchmark import temporal
+        from benchmark.temporal_mm import feature_statistics, select_videos
+
+        stats_file = work_dir / "feature_stats.npz"
+        if not stats_file.exists():
+            videos = select_videos(temporal.load_annotations(annotation_file(root), "Validation"),
+                                   options["max_train_videos"], options["subset_seed"])
+            stats = feature_statistics(root / "features", [v.video_id for v in videos])
+            np.savez(stats_file, **stats)
+        return stats_file
+
+    def build_config(self, spec: RunSpec, work_dir: Path) -> tuple[Any, dict[str, Any]]:
+        """The mmengine Config for a resolved spec, with the method's stages inserted."""
+        from mmengine import Config
+
+        from benchmark import temporal
+
+        options = self.options(spec)
+        root = Path(spec.data_root)
+        stats_file = self._statistics(root, options, work_dir)
+        dim = int(np.load(stats_file)["mean"].shape[0])
+        stride, fps = feature_timeline(root, options)
+        cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[spec.model]))
+        if options["train_snippets"] is None:
+            options["train_snippets"] = int(cfg.train_snippets)
+        cfg.model.feature_dim = dim
+        cfg.model.num_classes = len(temporal.THUMOS14_CLASSES)
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+            dataset = cfg[loader]["dataset"]
+            limit = options["max_train_videos" if loader == "train_dataloader"
+                            else "max_test_videos"]
+            dataset.update(ann_file=str(annotation_file(root)), feature_dir=str(root / "features"),
+                           stride_frames=stride, feature_fps=fps, max_videos=limit,
+                           subset_seed=options["subset_seed"])
+            for stage in dataset["pipeline"]:
+                if stage["type"] == "LoadSnippetFeatures":
+                    stage["stats_file"] = str(stats_file)
+                if stage["type"] == "SampleSnippets":
+                    stage["num_snippets"] = int(options["train_snippets"])
+        stages, params = method_stages(spec.method, options)
+        if stages:
+            train = cfg.train_dataloader.dataset
+            train.pipeline = insert_stages(list(train.pipeline), stages,
+                                           before="PackSnippetInputs")
+        interval = options["val_interval"] or cfg.train_cfg.val_interval
+        cfg.train_cfg.val_interval = max(1, min(int(interval), spec.epochs))
+        if options["lr"] is not None:
+            cfg.optim_wrapper.optimizer.lr = float(options["lr"])
+        params.update(feature_stride_frames=stride,
+                      feature_fps=fps if fps is not None else "video fps",
+                      feature_dim=dim, train_snippets=int(options["train_snippets"]),
+                      max_train_videos=options["max_train_videos"],
+                      max_test_videos=options["max_test_videos"])
+        return cfg, params
+
+    def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
+        """Train on the validation videos' labels, test detections on the test videos."""
+        from benchmark import temporal
+        from benchmark.mmrun import run_mm
+
+        work_dir = Path(work_dir)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        cfg, params = self.build_config(spec, work_dir)
+        with torch_threads(self.options(spec)["threads"] if spec.device == "cpu" else None):
+            result = run_mm(cfg, spec, work_dir, scope="mmaction")
+        metrics = {k: v for k, v in result.metrics.items() if k in self.metrics}
+        artifacts = {}
+        figure = plot_tcams(result.runner, work_dir / "tcam.png", n=3)
+        if figure is not None:
+            artifacts["tcam"] = figure.name
+        runner = result.runner
+        return TaskOutput(
+            metrics=metrics, dataset=spec.dataset_label, model=spec.model,
+            method_params=params, history=result.history, artifacts=artifacts, split="test",
+            extra={"train_videos": len(runner.train_dataloader.dataset),
+                   "test_videos": len(runner.test_dataloader.dataset),
+                   "classes": len(temporal.THUMOS14_CLASSES)},
+        )
+
+
+def plot_tcams(runner: Any, out: Path, n: int = 3) -> Path | None:
+    """Plot the T-CAM of the ground-truth classes of ``n`` test videos against the annotations.
+
+    Returns:
+        The figure path, or None when there is nothing to plot.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from benchmark import temporal
+
+    dataset = runner.test_dataloader.dataset
+    model = runner.model
+    model.eval()
+    count = min(n, len(dataset))
+    if count == 0:
+        return None
+    fig, axes = plt.subplots(count, 1, figsize=(9, 2.2 * count), squeeze=False)
+    for ax, idx in zip(axes[:, 0], range(count), strict=True):
+        item = dataset[idx]
+        meta = item["data_samples"].metainfo
+        with torch.no_grad():
+            tcam, scores = model.temporal_cam(item["inputs"][None].float())
+        tcam = tcam[0].numpy()
+        stride, fps = meta["stride_frames"], meta["fps"]
+        times = (np.arange(tcam.shape[0]) + 0.5) * stride / fps
+        classes = sorted({label for label, _, _ in meta["gt_segments"]}) or [
+            int(scores[0].argmax())]
+        for cls in classes:
+            line, = ax.plot(times, tcam[:, cls], lw=1, label=temporal.THUMOS14_CLASSES[cls])
+            for label, start_s, end_s in meta["gt_segments"]:
+                if label == cls:
+                    ax.axvspan(start_s, end_s, color=line.get_color(), alpha=0.15)
+        ax.set_title(f"{meta['video_name']} (shaded: ground truth)", fontsize=8)
+        ax.set_ylabel("T-CAM")
+        ax.legend(fontsize=6, loc="upper right")
+    axes[-1, 0].set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+TASK = ActionLocalizationTask()
