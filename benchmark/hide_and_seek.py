@@ -61,6 +61,8 @@ class HiddenCells(NamedTuple):
 
 def check_hide_prob(hide_prob: Any) -> float:
     """``hide_prob`` as a float; ValueError naming it unless it is a number in [0, 1]."""
+    if type(hide_prob) is float and 0.0 <= hide_prob <= 1.0:  # fast path
+        return hide_prob
     if (
         isinstance(hide_prob, bool)
         or not isinstance(hide_prob, numbers.Real)
@@ -72,6 +74,10 @@ def check_hide_prob(hide_prob: Any) -> float:
 
 def check_grid_sizes(grid_sizes: Any) -> tuple[int, ...]:
     """``grid_sizes`` as a tuple; ValueError naming it unless non-empty non-negative ints."""
+    if type(grid_sizes) is tuple and grid_sizes and all(
+        type(s) is int and s >= 0 for s in grid_sizes
+    ):  # fast path
+        return grid_sizes
     example = "e.g. (0, 16, 32, 44, 56)"
     if isinstance(grid_sizes, str | bytes) or not isinstance(grid_sizes, Sequence | np.ndarray):
         raise ValueError(
@@ -91,6 +97,8 @@ def check_grid_sizes(grid_sizes: Any) -> tuple[int, ...]:
 
 
 def _check_size(value: Any, name: str) -> int:
+    if type(value) is int and value > 0:  # fast path
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive int (pixels), got {value!r}")
     return int(value)
@@ -162,6 +170,19 @@ def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
 
     Integer images get the fill rounded to the nearest integer; it must fit the dtype.
     """
+    if type(fill) in (int, float) or (
+        type(fill) is tuple and all(type(v) in (int, float) for v in fill)
+    ):  # hashable: reuse the checked conversion of the previous images
+        return _fill_values_cached(fill, n_channels, dtype).copy()
+    return _convert_fill(fill, n_channels, dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _fill_values_cached(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
+    return _convert_fill(fill, n_channels, dtype)
+
+
+def _convert_fill(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
     if isinstance(fill, torch.Tensor):
         fill = fill.detach().cpu().numpy()
     if isinstance(fill, numbers.Real):
@@ -368,10 +389,10 @@ def expand_hidden_cells(hidden: HiddenCells, height: int, width: int) -> np.ndar
     return _cell_rows_to_pixels(cols, size, height)
 
 
-def _widest_uint(row_bytes: int) -> type:
-    """The widest unsigned int type whose size divides ``row_bytes`` (fewer, larger ops)."""
+def _widest_uint(n_bytes: int) -> type:
+    """The widest unsigned int type whose size divides ``n_bytes`` (fewer, larger ops)."""
     for itemsize in (8, 4, 2):
-        if row_bytes % itemsize == 0:
+        if n_bytes % itemsize == 0:
             return _UINT_OF_SIZE[itemsize]
     return np.uint8
 
@@ -398,34 +419,37 @@ def _fill_plane(
 def _apply_cells_numpy(
     img: np.ndarray, hidden: HiddenCells, fill_values: np.ndarray, c_axis: int | None
 ) -> np.ndarray:
-    """Blend the fill into a copy of ``img`` with bitwise operations on whole rows.
+    """Fill the hidden cells of a copy of ``img``, exactly (bits are copied, not computed).
 
-    The image is seen as ``(outer, H, row_bytes)`` bytes ((H, W, C): outer 1; (C, H, W):
-    outer C); the mask is built once per pixel row in bytes and repeated down each cell, then
-    ``out = img ^ ((img ^ fill) & mask)`` runs on the widest unsigned view of the rows. It is
-    exact for every dtype (bits are copied, not computed) and has no loop over cells.
+    The image is seen as ``(outer, H, row_bytes)`` ((H, W, C): outer 1; (C, H, W): outer C)
+    next to a cached plane of the fill with the same layout, both in the widest unsigned unit
+    that divides a cell's and a row's bytes. The cells become a per-pixel bit mask
+    (``repeat`` along columns, then rows: no loop over cells) and
+    ``out = img ^ ((img ^ plane) & mask)`` blends whole rows at once. (Copying the plane
+    rectangle by rectangle over each run of hidden cells was measured slower even for a
+    single run: per-call numpy overhead dominates at these sizes.)
     """
     size = hidden.grid_size_px
     height, width = img.shape[:2] if c_axis != 0 else img.shape[1:]
     channels = 1 if c_axis is None else img.shape[c_axis]
     outer, inner = (channels, 1) if c_axis == 0 else (1, channels)
     layout = (outer, height, width, inner)
-    src = np.ascontiguousarray(img).reshape(layout)
     plane = _fill_plane(fill_values.tobytes(), fill_values.ndim, layout, img.dtype.str)
 
     pixel_bytes = inner * img.dtype.itemsize
-    row_bytes = width * pixel_bytes
-    cell_bytes = hidden.cells.astype(np.uint8)
-    cell_bytes *= 255
-    mask_rows = np.repeat(cell_bytes, size * pixel_bytes, axis=1)[:, :row_bytes]
-    mask = _cell_rows_to_pixels(mask_rows, size, height)  # (H, row_bytes), contiguous rows
+    row_bytes, cell_bytes = width * pixel_bytes, size * pixel_bytes
+    unit = _widest_uint(math.gcd(row_bytes, cell_bytes))
+    unit_size = unit(0).itemsize
+    row_units = row_bytes // unit_size
+    src_bits = np.ascontiguousarray(img).reshape(outer, height, -1).view(unit)
+    fill_bits = plane.reshape(outer, height, -1).view(unit)
 
-    view = _widest_uint(row_bytes)
-    src_bits = src.view(np.uint8).reshape(outer, height, row_bytes).view(view)
-    fill_bits = plane.view(np.uint8).reshape(outer, height, row_bytes).view(view)
-    mask_bits = np.ascontiguousarray(mask).view(view)
+    unit_cells = hidden.cells.astype(unit)
+    np.negative(unit_cells, out=unit_cells)  # 1 -> all bits set (unsigned wrap-around)
+    mask = unit_cells.repeat(cell_bytes // unit_size, axis=1)[:, :row_units]
+    mask = mask.repeat(size, axis=0)[:height]  # (H, row units), contiguous rows
     out = np.bitwise_xor(src_bits, fill_bits)
-    out &= mask_bits
+    out &= mask
     out ^= src_bits
     return out.view(img.dtype).reshape(img.shape)
 
@@ -598,9 +622,14 @@ def hide_patches(
     """
     if not isinstance(img, np.ndarray | torch.Tensor):
         raise ValueError(f"img must be a numpy array or a torch tensor, got {type(img).__name__}")
-    h_axis, w_axis, _ = _spatial_axes(img.ndim, channel_axis)
+    h_axis, w_axis, c_axis = _spatial_axes(img.ndim, channel_axis)
     height, width = img.shape[h_axis], img.shape[w_axis]
     hidden = sample_hidden_cells(height, width, grid_sizes, hide_prob, rng)
+    if isinstance(img, np.ndarray):  # the checks of apply_hidden_cells hold by construction
+        fill_values = _fill_values(fill, None if c_axis is None else img.shape[c_axis], img.dtype)
+        if hidden.grid_size_px == 0 or not hidden.cells.any():
+            return img.copy()
+        return _apply_cells_numpy(img, hidden, fill_values, c_axis)
     return apply_hidden_cells(img, hidden, fill, channel_axis)
 
 
