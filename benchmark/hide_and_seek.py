@@ -397,15 +397,34 @@ def _widest_uint(n_bytes: int) -> type:
     return np.uint8
 
 
-@functools.lru_cache(maxsize=8)
+#: Fill planes up to this size are cached (8 of them at most); larger ones are built per call.
+_PLANE_CACHE_MAX_BYTES = 4 * 2**20
+
+
 def _fill_plane(
     fill_bytes: bytes, fill_ndim: int, layout: tuple[int, int, int, int], dtype_str: str
 ) -> np.ndarray:
     """A read-only array of shape ``layout`` = (outer, H, W, inner) holding the fill.
 
     ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel, the channel axis being
-    ``outer`` or ``inner``. Cached: consecutive images of one size and fill reuse the plane.
+    ``outer`` or ``inner``. Cached up to :data:`_PLANE_CACHE_MAX_BYTES`: consecutive images of
+    one size and fill reuse the plane.
     """
+    if math.prod(layout) * np.dtype(dtype_str).itemsize <= _PLANE_CACHE_MAX_BYTES:
+        return _cached_fill_plane(fill_bytes, fill_ndim, layout, dtype_str)
+    return _build_fill_plane(fill_bytes, fill_ndim, layout, dtype_str)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_fill_plane(
+    fill_bytes: bytes, fill_ndim: int, layout: tuple[int, int, int, int], dtype_str: str
+) -> np.ndarray:
+    return _build_fill_plane(fill_bytes, fill_ndim, layout, dtype_str)
+
+
+def _build_fill_plane(
+    fill_bytes: bytes, fill_ndim: int, layout: tuple[int, int, int, int], dtype_str: str
+) -> np.ndarray:
     outer, _, _, inner = layout
     fill = np.frombuffer(fill_bytes, dtype=np.dtype(dtype_str))
     if fill_ndim:

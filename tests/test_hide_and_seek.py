@@ -371,3 +371,10 @@ IMG = np.zeros((32, 32, 3), dtype=np.uint8)
 def test_bad_arguments_raise_value_error_naming_them(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_large_image_beyond_plane_cache():
+    img = np.random.default_rng(0).random((1030, 1100, 3)).astype(np.float32)  # 13.6 MB
+    mask = sample_hide_mask(1030, 1100, (56,), rng=3)
+    out = hide_patches(img, (56,), fill=(0.5, 1.5, 2.5), rng=3)
+    np.testing.assert_array_equal(out, reference_hide(img, mask, (0.5, 1.5, 2.5)))

@@ -328,3 +328,22 @@ def test_frames_on_feature_sequences():
     assert torch.equal(out_t[:, ~hidden_t], torch.from_numpy(feats.T)[:, ~hidden_t])
     with pytest.raises(KeyError, match="feature"):
         stage(dict(imgs=[]))
+
+
+@pytest.mark.parametrize(
+    ("scope", "preprocessor", "anchor", "want"),
+    [
+        ("mmseg", dict(type="SegDataPreProcessor", mean=MEAN_RGB, std=STD_RGB, bgr_to_rgb=True),
+         "PackSegInputs", MEAN_BGR),
+        ("mmaction", dict(type="ActionDataPreprocessor", mean=MEAN_RGB, std=STD_RGB,
+                          format_shape="NCTHW"), "FormatShape", MEAN_RGB),
+    ],
+)
+def test_method_overlay_mean_order_per_library(scope, preprocessor, anchor, want):
+    cfg = dict(model=dict(data_preprocessor=preprocessor),
+               train_dataloader=dict(dataset=dict(pipeline=[dict(type=f"{scope}.{anchor}")])))
+    new_cfg, _ = apply_method_to_mm_config(cfg, "has", scope=scope, image_hw=(224, 224))
+    stage_cfg = new_cfg["train_dataloader"]["dataset"]["pipeline"][0]
+    stage = registry(scope).build(copy.deepcopy(stage_cfg))
+    assert isinstance(stage, HideAndSeek) and list(stage.mean) == want
+    assert stage.grid_sizes == (0, 16, 32, 44, 56)
