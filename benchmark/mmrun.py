@@ -73,9 +73,12 @@ def _history_hook(work_dir: Path, total_epochs: int, label: str) -> Any:
 
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
             loss = (outputs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
+            if loss is None:
+                return
+            value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
+            if not math.isfinite(value):
                 raise NonFiniteLossError(
-                    f"training loss became {float(loss)} at epoch {runner.epoch + 1}, "
+                    f"training loss became {value} at epoch {runner.epoch + 1}, "
                     f"iteration {runner.iter + 1}; lower the learning rate or check the data"
                 )
 
