@@ -15,6 +15,9 @@ module picks a config, points it at the data, inserts the method
   CamVid (SegNet release) uses ``benchmark.datasets.camvid.CamVidDataset`` (mmseg has none):
   11 classes, void (11) mapped to the ignore index 255.
 - Without a distributed launcher, SyncBN (mmseg's default) becomes BN.
+- Options: ``train_images`` / ``eval_images`` (use the first N images of the splits), plus
+  :func:`benchmark.mmrun.run_mm`'s ``batch_size``, ``lr``, ``num_workers``, ``launcher``.
+- CamVid without a test split (the shared subset) is tested on val; the record says so.
 """
 
 from __future__ import annotations
