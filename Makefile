@@ -33,8 +33,11 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 
+# Speed figures (not timed tests): HaS per image and per batch next to a copy/clone, torchvision's
+# and mmpretrain's RandomErasing and the original cell loop; mmpretrain loader throughput.
 bench-perf: install
-	$(PY) scripts/bench_has_speed.py
+	$(PY) scripts/bench_has_speed.py --out results/perf/has_speed.csv
+	$(PY) scripts/bench_pipeline_throughput.py --out results/perf/pipeline_throughput.csv
 
 bench: install
 	@test -n "$(TASK)" || { echo "usage: make bench TASK=<task>  (see: hasbench list)"; exit 2; }

@@ -1,0 +1,119 @@
+"""Training-data throughput with and without HaS in mmpretrain's real data loader.
+
+Two real pipelines, each built from the classification task's configs and the method overlay:
+
+- ``imagenet``: ``configs/classification/resnet50_imagenet.py`` (mmpretrain's ImageNet recipe:
+  ``LoadImageFromFile`` → ``RandomResizedCrop(224)`` → ``RandomFlip`` → [``HideAndSeek``] →
+  ``PackInputs``) on real JPEGs (the Tiny ImageNet subset's train images);
+- ``cifar``: the 32x32 ``cifar10-jpeg`` image folders (``RandomCrop(32, padding=4)``) -- the
+  worst case for a per-image stage, since everything else is tiny.
+
+mmengine's collate and the model's data preprocessor (normalization) are included. Baseline and
+HaS are interleaved pass by pass in one process on one core; images/s is CPU time of this
+thread (like ``bench_has_speed.py``), and HaS's overhead is reported in percent.
+
+Usage::
+
+    .venv/bin/python scripts/bench_pipeline_throughput.py [--passes 5] [--out FILE.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmark import compat
+from benchmark.spec import RunSpec
+
+
+def _loader_and_preprocessor(method: str, pipeline: str, batch_size: int, limit: int):
+    import mmpretrain.models  # noqa: F401  (registers the data preprocessors)
+    from mmengine.runner import Runner
+    from mmpretrain.registry import MODELS
+    from mmpretrain.utils import register_all_modules
+
+    import benchmark.pipelines  # noqa: F401
+    from tasks import get_task
+
+    register_all_modules(init_default_scope=True)
+    from benchmark.methods import apply_method_to_mm_config
+    from benchmark.paths import data_dir
+    from tasks.classification import CONFIG_DIR
+
+    if pipeline == "imagenet":
+        from mmengine import Config
+
+        cfg = Config.fromfile(str(CONFIG_DIR / "resnet50_imagenet.py"))
+        cfg.train_dataloader.dataset = dict(
+            type="CustomDataset", data_root=str(data_dir() / "tiny-imagenet-10"),
+            data_prefix="train", pipeline=cfg.train_dataloader.dataset.pipeline)
+        cfg, _ = apply_method_to_mm_config(cfg, method, scope="mmpretrain",
+                                           image_hw=(224, 224))
+    else:
+        task = get_task("classification")
+        spec = task.resolve(RunSpec("classification", method=method, dataset="cifar10-jpeg",
+                                    model="resnet-tiny-cifar"))
+        cfg, _ = task.build_config(spec)
+    cfg.train_dataloader.dataset["indices"] = limit
+    loader_cfg = dict(cfg.train_dataloader, batch_size=batch_size, num_workers=0,
+                      persistent_workers=False)
+    loader = Runner.build_dataloader(loader_cfg, seed=0)
+    preprocessor = MODELS.build(dict(type="ClsDataPreprocessor", **cfg.data_preprocessor))
+    return loader, preprocessor
+
+
+def _one_pass(loader, preprocessor) -> tuple[int, float]:
+    start = time.thread_time()
+    images = 0
+    for batch in loader:
+        out = preprocessor(batch, training=True)
+        images += out["inputs"].shape[0]
+    return images, time.thread_time() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time the loader passes and print/write the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--pipelines", default="imagenet,cifar")
+    parser.add_argument("--images", type=int, default=512, help="images per pass")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    compat.apply()
+    rows = []
+    for pipeline in args.pipelines.split(","):
+        loaders = {m: _loader_and_preprocessor(m, pipeline, args.batch_size, args.images)
+                   for m in ("baseline", "has")}
+        rates: dict[str, list[float]] = {m: [] for m in loaders}
+        for _ in range(args.passes):
+            for method, (loader, pre) in loaders.items():
+                images, seconds = _one_pass(loader, pre)
+                rates[method].append(images / seconds)
+        median = {m: statistics.median(r) for m, r in rates.items()}
+        overhead = 100 * (median["baseline"] / median["has"] - 1)
+        rows += [(pipeline, m, f"{v:.1f}", "images/s") for m, v in median.items()]
+        rows.append((pipeline, "has_overhead", f"{overhead:.2f}", "percent"))
+    print("| pipeline | case | value | unit |\n|---|---|---:|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["benchmark", "pipeline", "case", "value", "unit"])
+            writer.writerows(("mmpretrain_train_loader", *row) for row in rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
