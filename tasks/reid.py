@@ -269,8 +269,9 @@ def rank_metrics(distmat: np.ndarray, q_pids, g_pids, q_camids, g_camids,
     with contextlib.redirect_stdout(io.StringIO()):
         cmc, mean_ap = torchreid.metrics.evaluate_rank(
             distmat, q_pids, g_pids, q_camids, g_camids, max_rank=max_rank)
-    metrics = {f"rank{k}": float(cmc[k - 1]) * 100.0 for k in ranks}
-    metrics["map"] = float(mean_ap) * 100.0
+    # torchreid's CMC is float32: round away its representation noise (1e-4 percent).
+    metrics = {f"rank{k}": round(float(cmc[k - 1]) * 100.0, 4) for k in ranks}
+    metrics["map"] = round(float(mean_ap) * 100.0, 4)
     return metrics
 
 
