@@ -7,6 +7,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: Options that say how a run is executed, not what it computes (``launcher``: mmengine's
+#: distributed launcher, set by the slurm executor for multi-GPU jobs). They are left out of
+#: the run id, so a run keeps its id and record whichever executor runs it.
+EXECUTION_OPTIONS = frozenset({"launcher"})
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -23,7 +28,8 @@ class RunSpec:
         epochs: Training epochs; ``None`` means the task's default for the dataset.
         device: ``"cpu"`` or ``"cuda"``.
         options: Extra task-specific settings as sorted ``(key, value)`` pairs (hashable),
-            e.g. ``(("batch_size", 32),)``. They are part of the run id.
+            e.g. ``(("batch_size", 32),)``. They are part of the run id, except
+            :data:`EXECUTION_OPTIONS`.
         synthetic: The data is generated (``hasbench synth``) in the dataset's real layout;
             the results table then names the dataset ``<dataset>-synth``.
     """
@@ -57,8 +63,9 @@ class RunSpec:
 
     def run_id(self) -> str:
         """A stable, file-name-safe identifier of this run (the data root is not part of it)."""
+        options = [item for item in self.options if item[0] not in EXECUTION_OPTIONS]
         settings = json.dumps(
-            {"epochs": self.epochs, "options": list(self.options), "synthetic": self.synthetic},
+            {"epochs": self.epochs, "options": options, "synthetic": self.synthetic},
             sort_keys=True,
             default=str,
         )
