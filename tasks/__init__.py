@@ -19,6 +19,7 @@ TASK_NAMES: tuple[str, ...] = (
     "age_gender",
     "action_localization",
     "reid",
+    "video",
 )
 
 
