@@ -286,10 +286,17 @@ class ActionLocalizationTask(Task):
 
 
 def plot_tcams(runner: Any, out: Path, n: int = 3) -> Path | None:
-    """Plot the T-CAM of the ground-truth classes of ``n`` test videos against the annotations.
+    """Plot the T-CAM of ``n`` test videos of a finished Runner (see :func:`plot_tcam_figure`)."""
+    return plot_tcam_figure({"model": runner.model}, runner.test_dataloader.dataset, out, n)
+
+
+def plot_tcam_figure(models: dict[str, Any], dataset: Any, out: Path, n: int = 3) -> Path | None:
+    """T-CAMs of ``n`` test videos (each model a line) against the ground-truth segments.
+
+    For each video the classes plotted are its ground-truth classes; their segments are shaded.
 
     Returns:
-        The figure path, or None when there is nothing to plot.
+        The figure path, or None when the dataset is empty.
     """
     import matplotlib
 
@@ -299,36 +306,88 @@ def plot_tcams(runner: Any, out: Path, n: int = 3) -> Path | None:
 
     from benchmark import temporal
 
-    dataset = runner.test_dataloader.dataset
-    model = runner.model
-    model.eval()
     count = min(n, len(dataset))
     if count == 0:
         return None
     fig, axes = plt.subplots(count, 1, figsize=(9, 2.2 * count), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, idx in zip(axes[:, 0], range(count), strict=True):
         item = dataset[idx]
         meta = item["data_samples"].metainfo
-        with torch.no_grad():
-            tcam, scores = model.temporal_cam(item["inputs"][None].float())
-        tcam = tcam[0].numpy()
         stride, fps = meta["stride_frames"], meta["fps"]
-        times = (np.arange(tcam.shape[0]) + 0.5) * stride / fps
-        classes = sorted({label for label, _, _ in meta["gt_segments"]}) or [
-            int(scores[0].argmax())]
-        for cls in classes:
-            line, = ax.plot(times, tcam[:, cls], lw=1, label=temporal.THUMOS14_CLASSES[cls])
+        classes = sorted({label for label, _, _ in meta["gt_segments"]})
+        for k, cls in enumerate(classes):
             for label, start_s, end_s in meta["gt_segments"]:
                 if label == cls:
-                    ax.axvspan(start_s, end_s, color=line.get_color(), alpha=0.15)
+                    ax.axvspan(start_s, end_s, color=colours[k % len(colours)], alpha=0.12)
+        for m, (name, model) in enumerate(models.items()):
+            model.eval()
+            with torch.no_grad():
+                tcam, _ = model.temporal_cam(item["inputs"][None].float())
+            tcam = tcam[0].numpy()
+            times = (np.arange(tcam.shape[0]) + 0.5) * stride / fps
+            for k, cls in enumerate(classes):
+                ax.plot(times, tcam[:, cls], lw=1, color=colours[k % len(colours)],
+                        ls=("-", "--", ":", "-.")[m % 4],
+                        label=f"{name}: {temporal.THUMOS14_CLASSES[cls]}")
         ax.set_title(f"{meta['video_name']} (shaded: ground truth)", fontsize=8)
         ax.set_ylabel("T-CAM")
+        ax.set_ylim(0, 1.02)
         ax.legend(fontsize=6, loc="upper right")
     axes[-1, 0].set_xlabel("seconds")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
+
+
+def load_trained_model(run_dir: Path) -> tuple[Any, Any, RunSpec]:
+    """The trained localizer of a finished run dir, its config and spec."""
+    from benchmark import compat
+
+    compat.apply()
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import load_checkpoint
+
+    import benchmark.temporal_mm  # noqa: F401  (registers the model)
+
+    run_dir = Path(run_dir)
+    raw = json.loads((run_dir / "spec.json").read_text())
+    spec = RunSpec(**{**raw, "options": tuple(tuple(o) for o in raw.get("options", ()))})
+    pointer = run_dir / "last_checkpoint"
+    checkpoint = Path(pointer.read_text().strip()) if pointer.is_file() else None
+    if checkpoint is None or not checkpoint.is_file():
+        found = sorted(run_dir.glob("epoch_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
+        if not found:
+            raise ValueError(f"{run_dir} has no checkpoint (epoch_*.pth); did the run finish?")
+        checkpoint = found[-1]
+    cfg, _ = TASK.build_config(spec, run_dir)
+    init_default_scope("mmaction")
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, str(checkpoint), map_location="cpu", logger="silent")
+    return model.eval(), cfg, spec
+
+
+def explain(run_dirs: list[Path], out: Path, n: int = 4) -> Path:
+    """T-CAMs of ``n`` test videos for finished runs (one line style per run) vs ground truth."""
+    from mmaction.registry import DATASETS
+
+    if not run_dirs:
+        raise ValueError("explain needs at least one run dir")
+    models, cfg = {}, None
+    for run_dir in run_dirs:
+        model, run_cfg, spec = load_trained_model(Path(run_dir))
+        label = spec.method if spec.method not in models else f"{spec.method}/{Path(run_dir).name}"
+        models[label] = model
+        cfg = cfg or run_cfg
+    dataset = DATASETS.build(dict(cfg.test_dataloader.dataset))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure = plot_tcam_figure(models, dataset, out, n=max(1, min(n, 8)))
+    if figure is None:
+        raise ValueError("the runs' test set is empty; nothing to explain")
+    return figure
 
 
 TASK = ActionLocalizationTask()

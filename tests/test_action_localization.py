@@ -175,3 +175,8 @@ def test_short_run_writes_map_rows(method, thumos_root, tmp_path):
     work = tmp_path / "work" / record.run_id
     assert (work / record.artifacts["tcam"]).is_file()
     assert record.history and record.history[-1]["epoch"] == 1
+    if method == "has":  # `hasbench explain` on the finished run
+        from tasks.action_localization import explain
+
+        figure = explain([work], tmp_path / "explain" / "tcam.png", n=2)
+        assert figure.is_file() and figure.stat().st_size > 0
