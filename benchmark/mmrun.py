@@ -71,6 +71,13 @@ def _history_hook(work_dir: Path, total_epochs: int, label: str) -> Any:
     class _Progress(Hook):
         priority = "LOW"
 
+        def before_train(self, runner):
+            # Resumed from a checkpoint whose epoch was never validated (killed during
+            # validation): validate it now so the history has no gap.
+            done = {row["epoch"] for row in read_history(work_dir)}
+            if runner.epoch > 0 and runner.epoch not in done and runner.val_loop is not None:
+                runner.val_loop.run()
+
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
             loss = (outputs or {}).get("loss")
             if loss is None:

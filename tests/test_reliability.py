@@ -109,3 +109,16 @@ def test_stale_records_dir_files_never_count(tmp_path):
     assert records.read_records(tmp_path) == []
     assert not records.finished_ok(tmp_path, "x")
     shutil.rmtree(folder)
+
+
+@pytest.mark.slow
+def test_resume_validates_an_epoch_whose_validation_was_lost(tiny_cifar10, tmp_path):
+    spec = _spec(tiny_cifar10, epochs=1)
+    first = run_local(Suite("t", tmp_path, [SuiteRun(spec)]), [SuiteRun(spec)])
+    assert first[0][1] == "ok"
+    work = tmp_path / "work" / spec.run_id()
+    (work / "history.jsonl").write_text("")  # as if killed after the checkpoint, before val
+    records.record_path(tmp_path, spec.run_id()).unlink()
+    run_local(Suite("t", tmp_path, [SuiteRun(spec)]), [SuiteRun(spec)])
+    record = records.read_record(records.record_path(tmp_path, spec.run_id()))
+    assert [row["epoch"] for row in record.history] == [1]
