@@ -98,6 +98,18 @@ def test_duke_layout_parsed_by_torchreid(duke):
     assert max(c for _, c in gallery + query) <= 8
 
 
+@pytest.mark.parametrize("dataset", ["market1501", "dukemtmc-reid"])
+def test_hasbench_synth_writes_a_layout_the_task_accepts(dataset, tmp_path):
+    info = TASK.datasets[dataset]
+    info.synth(tmp_path, 0)  # what `hasbench synth DATASET --out PATH` calls
+    info.check_layout(tmp_path)
+    base = tmp_path / LAYOUTS[dataset].subdir
+    train = _on_disk(base / "bounding_box_train")
+    assert len({p for p, _ in train}) == 30 and len(train) == 300
+    cameras = {c for _, c in train + _on_disk(base / "bounding_box_test")}
+    assert cameras == set(range(1, 7 if dataset == "market1501" else 9))
+
+
 def test_generation_is_deterministic_by_seed(tmp_path):
     def digest(root):
         files = sorted(root.rglob("*.jpg"))
