@@ -26,9 +26,11 @@ $(STAMP): requirements/lock.txt pyproject.toml
 demo: install
 	$(HASBENCH) suite demo
 
+# One torch thread per test process: the models are tiny, and on a shared or loaded machine
+# OpenMP threads that wait on each other made training steps 30-80x slower (measured here).
 test: install
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
