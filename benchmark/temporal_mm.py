@@ -64,12 +64,16 @@ class ThumosFeatureDataset(BaseDataset):
         num_classes: Number of classes (label ids 0..C-1).
         max_videos: Use a seeded subset of this many videos (``None``: all).
         subset_seed: Seed of that choice (fixed across runs so methods see the same videos).
+        standardize_with: Videos whose per-dimension feature mean/std standardize every video
+            (the training videos: ``dict(subset='Validation', max_videos=..., subset_seed=...)``)
+            -- handed to the pipeline's :class:`LoadSnippetFeatures`, so that 0 is the training
+            mean feature. ``None`` leaves the features as stored.
     """
 
     def __init__(self, ann_file: str, feature_dir: str, subset: str,
                  stride_frames: float = 16, feature_fps: float | None = None,
                  num_classes: int = 20, max_videos: int | None = None, subset_seed: int = 0,
-                 **kwargs: Any):
+                 standardize_with: dict | None = None, **kwargs: Any):
         self.feature_dir = feature_dir
         self.subset = subset
         self.stride_frames = float(stride_frames)
@@ -77,7 +81,13 @@ class ThumosFeatureDataset(BaseDataset):
         self.num_classes = num_classes
         self.max_videos = max_videos
         self.subset_seed = subset_seed
+        self.standardize_with = dict(standardize_with) if standardize_with else None
         super().__init__(ann_file=ann_file, **kwargs)
+        if self.standardize_with is not None:
+            mean, std = training_statistics(ann_file, feature_dir, **self.standardize_with)
+            for stage in self.pipeline.transforms:
+                if isinstance(stage, LoadSnippetFeatures):
+                    stage.set_statistics(mean, std)
 
     def load_data_list(self) -> list[dict]:
         """One dict per video: id, feature folder, timeline, labels, ground-truth segments."""
@@ -89,13 +99,13 @@ class ThumosFeatureDataset(BaseDataset):
         for video in videos:
             label = np.zeros(self.num_classes, dtype=np.float32)
             label[video.label_ids()] = 1.0
-            data.append(dict(
-                video_name=video.video_id, feature_dir=self.feature_dir,
-                fps=float(self.feature_fps or video.fps), stride_frames=self.stride_frames,
-                duration_seconds=video.duration_seconds, video_label=label,
-                gt_segments=[(s.label_id, s.start_seconds, s.end_seconds)
-                             for s in video.segments],
-            ))
+            info = dict(video_name=video.video_id, feature_dir=self.feature_dir,
+                        fps=float(self.feature_fps or video.fps), stride_frames=self.stride_frames,
+                        duration_seconds=video.duration_seconds, video_label=label)
+            if self.test_mode:  # temporal annotations only where detections are scored
+                info["gt_segments"] = [(s.label_id, s.start_seconds, s.end_seconds)
+                                       for s in video.segments]
+            data.append(info)
         return data
 
 
@@ -104,37 +114,54 @@ class ThumosFeatureDataset(BaseDataset):
 class LoadSnippetFeatures(BaseTransform):
     """Load a video's T x D features into ``results['snippet_features']``, standardized.
 
+    The standardization statistics (per-dimension mean and std of the training features) are
+    set by :class:`ThumosFeatureDataset` (``standardize_with``) or :meth:`set_statistics`;
+    after standardization 0 is the mean feature (HaS fills hidden snippets with it).
+
     Args:
-        stats_file: ``.npz`` with ``mean`` and ``std`` (D,) of the training features; after
-            standardization 0 is the mean feature (HaS fills hidden snippets with it).
-            ``None`` leaves the features as stored.
+        cache_mb: Keep standardized features in memory up to this many megabytes (later
+            videos are read from disk each time); 0 disables the cache.
     """
 
-    def __init__(self, stats_file: str | None = None):
-        self.stats_file = stats_file
+    def __init__(self, cache_mb: float = 256):
+        self.cache_mb = cache_mb
         self._stats: tuple[np.ndarray, np.ndarray] | None = None
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self._cached_bytes = 0
 
-    def _load_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
-        if self.stats_file is not None and self._stats is None:
-            stats = np.load(self.stats_file)
-            self._stats = (stats["mean"].astype(np.float32),
-                           np.maximum(stats["std"], 1e-6).astype(np.float32))
-        return self._stats
+    def set_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Standardize with ``mean`` / ``std`` (D,) from now on (clears the cache)."""
+        self._stats = (np.asarray(mean, dtype=np.float32),
+                       np.maximum(np.asarray(std, dtype=np.float32), 1e-6))
+        self._cache.clear()
+        self._cached_bytes = 0
 
     def transform(self, results: dict) -> dict:
-        """Load, standardize, and record the number of snippets."""
-        features = temporal.load_features(results["feature_dir"], results["video_name"])
-        stats = self._load_stats()
+        """Load (or reuse), standardize, and record the number of snippets."""
+        key = (str(results["feature_dir"]), str(results["video_name"]))
+        features = self._cache.get(key)
+        if features is None:
+            features = self._load(*key)
+            if self._cached_bytes + features.nbytes <= self.cache_mb * 2**20:
+                self._cache[key] = features
+                self._cached_bytes += features.nbytes
+        results[FEATURE_KEY] = features  # shared when cached: later stages must copy
+        results["num_snippets"] = features.shape[0]
+        return results
+
+    def _load(self, feature_dir: str, video_name: str) -> np.ndarray:
+        features = temporal.load_features(feature_dir, video_name)
+        stats = self._stats
         if stats is not None:
             if stats[0].shape[0] != features.shape[1]:
                 raise ValueError(
-                    f"feature statistics have {stats[0].shape[0]} dims but {results['video_name']}"
+                    f"feature statistics have {stats[0].shape[0]} dims but {video_name}"
                     f" has {features.shape[1]}; recompute them for these features"
                 )
             features = (features - stats[0]) / stats[1]
-        results[FEATURE_KEY] = features.astype(np.float32)
-        results["num_snippets"] = features.shape[0]
-        return results
+        features = features.astype(np.float32)
+        features.setflags(write=False)  # cached arrays must never be modified in place
+        return features
 
 
 @TRANSFORMS.register_module()
@@ -214,7 +241,7 @@ class PackSnippetInputs(BaseTransform):
         """Return ``{"inputs": tensor, "data_samples": ActionDataSample}``."""
         sample = ActionDataSample()
         sample.set_metainfo({k: results[k] for k in self.META_KEYS if k in results})
-        return {"inputs": torch.from_numpy(np.ascontiguousarray(results[FEATURE_KEY])),
+        return {"inputs": torch.tensor(results[FEATURE_KEY], dtype=torch.float32),
                 "data_samples": sample}
 
 
@@ -359,6 +386,24 @@ class TemporalDetectionMAP(BaseMetric):
         ground_truth = {r["video_name"]: r["gt_segments"] for r in results}
         detections = {r["video_name"]: r["detections"] for r in results}
         return temporal.map_metrics(ground_truth, detections)
+
+
+_STATISTICS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def training_statistics(ann_file: str, feature_dir: str, subset: str = "Validation",
+                        max_videos: int | None = None, subset_seed: int = 0
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) of the features of a subset's selected videos, cached per process."""
+    key = (str(ann_file), str(feature_dir), subset.lower(), max_videos, subset_seed)
+    if key not in _STATISTICS:
+        videos = select_videos(temporal.load_annotations(ann_file, subset), max_videos,
+                               subset_seed)
+        if not videos:
+            raise ValueError(f"{ann_file} has no {subset} videos to compute feature statistics")
+        stats = feature_statistics(feature_dir, [v.video_id for v in videos])
+        _STATISTICS[key] = (stats["mean"], stats["std"])
+    return _STATISTICS[key]
 
 
 def feature_statistics(feature_dir: str | Path, video_ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -163,7 +163,7 @@ class ActionLocalizationTask(Task):
             _check_thumos, default_root="thumos14-features", synth=_synth_thumos,
             prepare="Put I3D snippet features of THUMOS14 (e.g. the W-TALC or ActionFormer "
                     "release) in <root>/features/ and ActionFormer's thumos14.json in <root>.",
-            default_model="wtalc-tiny", default_epochs=12),
+            default_model="wtalc-tiny", default_epochs=30),
     })
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
@@ -203,29 +203,19 @@ class ActionLocalizationTask(Task):
                     f"(e.g. {missing[:3]}); extract them, or regenerate the features"
                 )
 
-    def _statistics(self, root: Path, options: dict[str, Any], work_dir: Path) -> Path:
-        """Mean/std of the training features (written once per work dir, reused on resume)."""
-        from benchmark import temporal
-        from benchmark.temporal_mm import feature_statistics, select_videos
-
-        stats_file = work_dir / "feature_stats.npz"
-        if not stats_file.exists():
-            videos = select_videos(temporal.load_annotations(annotation_file(root), "Validation"),
-                                   options["max_train_videos"], options["subset_seed"])
-            stats = feature_statistics(root / "features", [v.video_id for v in videos])
-            np.savez(stats_file, **stats)
-        return stats_file
-
-    def build_config(self, spec: RunSpec, work_dir: Path) -> tuple[Any, dict[str, Any]]:
+    def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
         """The mmengine Config for a resolved spec, with the method's stages inserted."""
         from mmengine import Config
 
         from benchmark import temporal
+        from benchmark.temporal_mm import select_videos
 
         options = self.options(spec)
         root = Path(spec.data_root)
-        stats_file = self._statistics(root, options, work_dir)
-        dim = int(np.load(stats_file)["mean"].shape[0])
+        ann = annotation_file(root)
+        train_videos = select_videos(temporal.load_annotations(ann, "Validation"),
+                                     options["max_train_videos"], options["subset_seed"])
+        dim = int(temporal.load_features(root / "features", train_videos[0].video_id).shape[1])
         stride, fps = feature_timeline(root, options)
         cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[spec.model]))
         if options["train_snippets"] is None:
@@ -236,12 +226,13 @@ class ActionLocalizationTask(Task):
             dataset = cfg[loader]["dataset"]
             limit = options["max_train_videos" if loader == "train_dataloader"
                             else "max_test_videos"]
-            dataset.update(ann_file=str(annotation_file(root)), feature_dir=str(root / "features"),
+            dataset.update(ann_file=str(ann), feature_dir=str(root / "features"),
                            stride_frames=stride, feature_fps=fps, max_videos=limit,
-                           subset_seed=options["subset_seed"])
+                           subset_seed=options["subset_seed"],
+                           standardize_with=dict(subset="Validation",
+                                                 max_videos=options["max_train_videos"],
+                                                 subset_seed=options["subset_seed"]))
             for stage in dataset["pipeline"]:
-                if stage["type"] == "LoadSnippetFeatures":
-                    stage["stats_file"] = str(stats_file)
                 if stage["type"] == "SampleSnippets":
                     stage["num_snippets"] = int(options["train_snippets"])
         stages, params = method_stages(spec.method, options)
@@ -267,7 +258,7 @@ class ActionLocalizationTask(Task):
 
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
-        cfg, params = self.build_config(spec, work_dir)
+        cfg, params = self.build_config(spec)
         with torch_threads(self.options(spec)["threads"] if spec.device == "cpu" else None):
             result = run_mm(cfg, spec, work_dir, scope="mmaction")
         metrics = {k: v for k, v in result.metrics.items() if k in self.metrics}
@@ -362,7 +353,7 @@ def load_trained_model(run_dir: Path) -> tuple[Any, Any, RunSpec]:
         if not found:
             raise ValueError(f"{run_dir} has no checkpoint (epoch_*.pth); did the run finish?")
         checkpoint = found[-1]
-    cfg, _ = TASK.build_config(spec, run_dir)
+    cfg, _ = TASK.build_config(spec)
     init_default_scope("mmaction")
     model = MODELS.build(cfg.model)
     load_checkpoint(model, str(checkpoint), map_location="cpu", logger="silent")

@@ -18,37 +18,28 @@ model = dict(type='WeakTemporalLocalizer', feature_dim=feature_dim, num_classes=
              attention_loss_weight=1.0, sparsity_weight=1e-3,
              cam_weighting='none')
 
-dataset_type = 'ThumosFeatureDataset'
-ann_file = 'thumos14.json'
-feature_dir = 'features'
-stats_file = None
-common = dict(type=dataset_type, ann_file=ann_file, feature_dir=feature_dir, stride_frames=16,
-              feature_fps=None, num_classes=num_classes, max_videos=None, subset_seed=0,
-              serialize_data=False)
-
-train_pipeline = [
-    dict(type='LoadSnippetFeatures', stats_file=stats_file),
-    dict(type='SampleSnippets', num_snippets=train_snippets, mode='random'),
-    dict(type='PackSnippetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadSnippetFeatures', stats_file=stats_file),
-    dict(type='PackSnippetInputs'),
-]
-
+# Dataset paths (ann_file, feature_dir), the timeline (stride_frames, feature_fps), the video
+# subset (max_videos) and the statistics file are set by tasks/action_localization.py.
 train_dataloader = dict(
     batch_size=10, num_workers=0, persistent_workers=False, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(**common, subset='Validation', pipeline=train_pipeline))
+    dataset=dict(type='ThumosFeatureDataset', ann_file='thumos14.json', feature_dir='features',
+                 subset='Validation', num_classes=num_classes,
+                 pipeline=[dict(type='LoadSnippetFeatures'),
+                           dict(type='SampleSnippets', num_snippets=train_snippets),
+                           dict(type='PackSnippetInputs')]))
 val_dataloader = dict(
     batch_size=1, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(**common, subset='Test', pipeline=test_pipeline, test_mode=True))
+    dataset=dict(type='ThumosFeatureDataset', ann_file='thumos14.json', feature_dir='features',
+                 subset='Test', num_classes=num_classes, test_mode=True,
+                 pipeline=[dict(type='LoadSnippetFeatures'), dict(type='PackSnippetInputs')]))
 test_dataloader = val_dataloader
 
-detection = dict(class_threshold=0.2, max_classes=3, thresholds=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
-                 nms_iou=0.5, video_score_weight=0.2)
-val_evaluator = dict(type='TemporalDetectionMAP', detection=detection)
+# Detection settings (benchmark.temporal.detect_segments; T-CAM cut at 0.1..0.8 of its range).
+val_evaluator = dict(type='TemporalDetectionMAP',
+                     detection=dict(class_threshold=0.2, max_classes=3, nms_iou=0.5,
+                                    video_score_weight=0.2))
 test_evaluator = val_evaluator
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=500, val_begin=1, val_interval=50)
