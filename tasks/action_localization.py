@@ -263,7 +263,7 @@ class ActionLocalizationTask(Task):
             result = run_mm(cfg, spec, work_dir, scope="mmaction")
         metrics = {k: v for k, v in result.metrics.items() if k in self.metrics}
         artifacts = {}
-        figure = plot_tcams(result.runner, work_dir / "tcam.png", n=3)
+        figure = plot_tcams(result.runner, work_dir / "tcam.png", n=3, label=spec.method)
         if figure is not None:
             artifacts["tcam"] = figure.name
         runner = result.runner
@@ -276,9 +276,9 @@ class ActionLocalizationTask(Task):
         )
 
 
-def plot_tcams(runner: Any, out: Path, n: int = 3) -> Path | None:
+def plot_tcams(runner: Any, out: Path, n: int = 3, label: str = "model") -> Path | None:
     """Plot the T-CAM of ``n`` test videos of a finished Runner (see :func:`plot_tcam_figure`)."""
-    return plot_tcam_figure({"model": runner.model}, runner.test_dataloader.dataset, out, n)
+    return plot_tcam_figure({label: runner.model}, runner.test_dataloader.dataset, out, n)
 
 
 def plot_tcam_figure(models: dict[str, Any], dataset: Any, out: Path, n: int = 3) -> Path | None:
