@@ -7,6 +7,10 @@ HASBENCH := $(VENV)/bin/hasbench
 STAMP := $(VENV)/.hasbench-installed
 PYTEST_ARGS ?=
 TASK ?=
+# Torch/OpenMP threads per run process. 1 keeps CPU runs fast on shared or loaded machines
+# (2 threads waiting on each other made training 6-80x slower here); raise it on an idle
+# many-core workstation, e.g. `make demo THREADS=8`.
+THREADS ?= 1
 
 .PHONY: install demo test lint bench-perf bench tables reproduce-all clean-venv
 
@@ -24,13 +28,11 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	@touch $@
 
 demo: install
-	$(HASBENCH) suite demo
+	OMP_NUM_THREADS=$(THREADS) $(HASBENCH) suite demo
 
-# One torch thread per test process: the models are tiny, and on a shared or loaded machine
-# OpenMP threads that wait on each other made training steps 30-80x slower (measured here).
 test: install
 	$(PY) -m ruff check .
-	OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
@@ -43,7 +45,7 @@ bench-perf: install
 
 bench: install
 	@test -n "$(TASK)" || { echo "usage: make bench TASK=<task>  (see: hasbench list)"; exit 2; }
-	$(HASBENCH) suite paper --executor local --only task=$(TASK)
+	OMP_NUM_THREADS=$(THREADS) $(HASBENCH) suite paper --executor local --only task=$(TASK)
 
 tables: install
 	$(HASBENCH) report --all
