@@ -197,18 +197,20 @@ def best_iou_per_threshold(
     """
     thresholds = cam_thresholds() if thresholds is None else np.asarray(thresholds)
     gt = as_boxes(gt_boxes)
-    scores = np.zeros(len(thresholds))
     quantized = (normalize_map(cam) * 255).astype(np.uint8)
     peak = int(quantized.max())
     if peak == 0 or len(gt) == 0:
-        return scores
-    # Thresholds that quantize to the same level give the same mask: compute each level once.
+        return np.zeros(len(thresholds))
+    # Thresholds that quantize to the same level give the same mask: one contour pass per
+    # level, then one IoU matrix for every box of every level.
     levels = (thresholds * peak).astype(int)
-    for level in np.unique(levels):
-        boxes = contour_boxes(quantized > level)
-        if len(boxes):
-            scores[levels == level] = box_iou(boxes, gt).max()
-    return scores
+    unique_levels = np.unique(levels)
+    per_level = [contour_boxes(quantized > level) for level in unique_levels]
+    owner = np.repeat(np.arange(len(unique_levels)), [len(b) for b in per_level])
+    best = np.zeros(len(unique_levels))
+    if len(owner):
+        np.maximum.at(best, owner, box_iou(np.concatenate(per_level), gt).max(axis=1))
+    return best[np.searchsorted(unique_levels, levels)]
 
 
 def max_box_acc(

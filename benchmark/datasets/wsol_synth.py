@@ -1,14 +1,15 @@
 """Generated WSOL data: objects with a small discriminative part and a larger body.
 
 Every object is an ellipse (the *body*, 40-70% of the image side) filled with stripes whose
-orientation and period encode the class, carrying near its rim a small disc (the *part*,
-~1/8 of the side) of the class's saturated colour — like a bird's red head. The colour alone
-decides the class and is the easiest cue, so a classifier trained normally tends to look
-only at the part and its CAM fires there; the box around the CAM is then far smaller than the
-object's. Hiding patches during training (HaS) hides the part in many images, forcing the
-network to also use the stripes — the rest of the object — which widens the CAM. The
-ground-truth box is the tight box of the body (the part lies inside it). Backgrounds are
-smooth random colour fields plus pixel noise, with no stripes.
+orientation (and period, for classes 5-9) follow the class in 80% of the images (another
+class's stripes otherwise), carrying near its rim a small disc (the *part*, ~1/8 of the side)
+of the class's saturated colour — like a bird's red head. The part always tells the class;
+the body usually does. A classifier trained normally can rely on the part alone, so its CAM
+tends to concentrate around it, and the box around the CAM is then smaller than the object's.
+Hiding patches during training (HaS) hides the part in many images, forcing the network to
+also use the stripes — the rest of the object — which widens the CAM. The ground-truth box is
+the tight box of the body (the part lies inside it). Backgrounds are smooth low-saturation
+colour fields plus pixel noise, with no stripes and no saturated colours.
 
 The writers put the same kind of images into each real layout read by
 :mod:`benchmark.datasets.wsol_layouts` (Tiny ImageNet, CUB-200-2011, wsolevaluation metadata,
@@ -34,6 +35,13 @@ PART_COLOURS_RGB = np.array(
 STRIPE_ANGLES_DEG = (0.0, 36.0, 72.0, 108.0, 144.0)
 STRIPE_PERIODS_FRACTION = (0.09, 0.16)  # of the image side
 BODY_RGB = np.array([150.0, 130.0, 110.0], dtype=np.float32)
+#: Half the grey-level difference between a body's light and dark stripes.
+STRIPE_CONTRAST = 40.0
+#: Probability that a body shows its own class's stripes (else another class's): the body
+#: is informative but less reliable than the part, which always shows the class colour.
+BODY_RELIABILITY = 0.8
+#: How far background colours stray from grey (so no background looks like a part).
+BACKGROUND_TINT = 25.0
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,9 @@ class SynthSpec:
 
 
 def _background(rng: np.random.Generator, hw: tuple[int, int]) -> np.ndarray:
-    coarse = rng.uniform(40, 215, size=(4, 4, 3)).astype(np.float32)
+    grey = rng.uniform(60, 190, size=(4, 4, 1)).astype(np.float32)
+    tint = rng.uniform(-1, 1, size=(4, 4, 3)).astype(np.float32) * BACKGROUND_TINT
+    coarse = grey + tint
     smooth = cv2.resize(coarse, (hw[1], hw[0]), interpolation=cv2.INTER_CUBIC)
     return smooth + rng.normal(0, 8, size=(*hw, 3)).astype(np.float32)
 
@@ -90,10 +100,11 @@ def draw_object(
     u = (xx - cx) * np.cos(tilt) + (yy - cy) * np.sin(tilt)
     v = -(xx - cx) * np.sin(tilt) + (yy - cy) * np.cos(tilt)
     body = (u / semi[0]) ** 2 + (v / semi[1]) ** 2 <= 1.0
-    angle = np.deg2rad(STRIPE_ANGLES_DEG[label % 5] + rng.normal(0, 4))
-    period = STRIPE_PERIODS_FRACTION[(label // 5) % 2] * side
+    pattern = label if rng.random() < BODY_RELIABILITY else int(rng.integers(10))
+    angle = np.deg2rad(STRIPE_ANGLES_DEG[pattern % 5] + rng.normal(0, 4))
+    period = STRIPE_PERIODS_FRACTION[(pattern // 5) % 2] * side
     phase = (xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period + rng.uniform(0, 7)
-    stripes = np.where(np.sin(phase) > 0, 55.0, -55.0)[..., None]
+    stripes = np.where(np.sin(phase) > 0, STRIPE_CONTRAST, -STRIPE_CONTRAST)[..., None]
     shade = rng.uniform(0.8, 1.2)
     image[body] = (BODY_RGB * shade + stripes)[body]
     # the part: a disc of the class colour inside the body, near its rim
