@@ -11,6 +11,8 @@ TASK ?=
 # (2 threads waiting on each other made training 6-80x slower here); raise it on an idle
 # many-core workstation, e.g. `make demo THREADS=8`.
 THREADS ?= 1
+# Runs of the demo executed at once (each in its own process with THREADS threads).
+DEMO_WORKERS ?= 2
 
 .PHONY: install demo test lint bench-perf bench tables reproduce-all clean-venv
 
@@ -28,7 +30,7 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	@touch $@
 
 demo: install
-	OMP_NUM_THREADS=$(THREADS) $(HASBENCH) suite demo
+	OMP_NUM_THREADS=$(THREADS) $(HASBENCH) suite demo --workers $(DEMO_WORKERS)
 
 test: install
 	$(PY) -m ruff check .

@@ -139,7 +139,7 @@ def apply_spec(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> Any:
     cfg.default_scope = scope
     cfg.randomness = dict(seed=spec.seed, deterministic=False, diff_rank_seed=False)
     cfg.launcher = spec.option_dict.get("launcher", "none")
-    cfg.log_level = spec.option_dict.get("log_level", "WARNING")
+    cfg.log_level = spec.option_dict.get("log_level", "ERROR")
     if cfg.train_cfg.get("by_epoch", True) and "max_epochs" in cfg.train_cfg:
         scale_epoch_schedule(cfg, spec.epochs)
         cfg.train_cfg.max_epochs = spec.epochs
