@@ -42,9 +42,10 @@ def _writer(results_dir: str, writer: int) -> None:
             write_record(results_dir, _record(CONTESTED_ID, 0, 1.0))
 
 
-def test_merge_under_16_concurrent_writers_loses_and_duplicates_nothing(tmp_path):
+@pytest.mark.parametrize("writers", [WRITERS, 32])  # 16: the results issue; 32: the cluster one
+def test_merge_under_concurrent_writers_loses_and_duplicates_nothing(tmp_path, writers):
     ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path), w)) for w in range(WRITERS)]
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), w)) for w in range(writers)]
     for p in procs:
         p.start()
     seen_runs, reads = 0, 0
@@ -59,7 +60,7 @@ def test_merge_under_16_concurrent_writers_loses_and_duplicates_nothing(tmp_path
         p.join()
         assert p.exitcode == 0
     table = results.load_table(tmp_path)
-    expected = {f"w{w:02d}__r{i:03d}" for w in range(WRITERS) for i in range(RECORDS_PER_WRITER)}
+    expected = {f"w{w:02d}__r{i:03d}" for w in range(writers) for i in range(RECORDS_PER_WRITER)}
     assert set(table["run_id"]) == expected | {CONTESTED_ID}
     assert len(table) == 2 * (len(expected) + 1)
     assert not list((tmp_path / "records").glob(".*tmp*"))  # no temp file left behind
