@@ -26,6 +26,10 @@ For smaller inputs ``benchmark.methods.scale_grid_sizes`` keeps the cell-to-imag
 ``s -> max(1, round(s * min(H, W) / 224))``, so 64x64 Tiny ImageNet trains with
 (0, 5, 9, 13, 16) px cells. Hidden pixels get the dataset mean (0 after normalization).
 
+Options (``RunSpec.options``): ``batch_size`` (training), ``eval_batch_size``, ``lr``,
+``val_interval`` (epochs between validations; the history then has fewer rows),
+``num_workers``.
+
 Each run writes ``cam_examples.png`` (CAM overlays of the first test images, GT box green,
 predicted box red) and ``cams.npz`` (what the figure needs) into its work dir; :func:`explain`
 puts several runs (e.g. baseline and HaS) side by side.
@@ -144,6 +148,8 @@ class WSOLTask(Task):
                 cfg[loader]["batch_size"] = int(batch)
         if spec.option_dict.get("lr") is not None:
             cfg.optim_wrapper.optimizer.lr = float(spec.option_dict["lr"])
+        if spec.option_dict.get("val_interval"):
+            cfg.train_cfg.val_interval = int(spec.option_dict["val_interval"])
         input_hw = DATASET_CONFIGS[spec.dataset][1]
         return apply_method_to_mm_config(cfg, spec.method, scope="mmpretrain", image_hw=input_hw)
 
@@ -192,6 +198,7 @@ def _examples_from(model: Any, dataloader: Any, n: int) -> dict[str, np.ndarray]
 
     from benchmark.localization import largest_component_boxes
 
+    model = getattr(model, "module", model)  # unwrap (Distributed)DataParallel
     images, cams, preds, gts, boxes = [], [], [], [], []
     model.eval()
     with torch.no_grad():
