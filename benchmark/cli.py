@@ -173,8 +173,38 @@ def cmd_suite(args: argparse.Namespace) -> int:
         from benchmark.executors import run_local
 
         outcomes = run_local(suite, pending, workers=args.workers)
+    _explain_baseline_vs_has(suite)
     _write_outputs(suite.results_dir, args.name)
     return 1 if any(status not in ("ok", "submitted") for _, status, _ in outcomes) else 0
+
+
+def _explain_baseline_vs_has(suite) -> None:
+    """For tasks that draw explanations, put each finished baseline and HaS run side by side.
+
+    Writes ``<results>/figures/explain__<task>__<dataset>__<model>.png`` (CAMs, saliency).
+    """
+    import importlib
+    from collections import defaultdict
+
+    from benchmark.records import read_records
+
+    groups: dict[tuple, dict[str, Path]] = defaultdict(dict)
+    for record in read_records(suite.results_dir):
+        work_dir = record.provenance.get("work_dir")
+        if record.ok and record.method in ("baseline", "has") and work_dir:
+            groups[(record.task, record.dataset, record.model, record.seed)][record.method] = (
+                Path(work_dir))
+    for (task, dataset, model, seed), runs in sorted(groups.items()):
+        explain = getattr(importlib.import_module(f"tasks.{task}"), "explain", None)
+        if explain is None or len(runs) < 2 or seed != 0:
+            continue
+        out = suite.results_dir / "figures" / f"explain__{task}__{dataset}__{model}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            print(f"[hasbench] explanation figure: {explain([runs['baseline'], runs['has']], out)}",
+                  file=sys.stderr)
+        except Exception as err:  # a figure must never fail the suite whose records exist
+            print(f"[hasbench] no explanation figure for {task}: {err}", file=sys.stderr)
 
 
 def _validate_all(runs: list, results_dir: Path) -> None:

@@ -45,7 +45,8 @@ def test_generated_cifar10_layout_loads_through_mmpretrain(tiny_cifar10):
     train, test = _datasets(spec)
     assert (len(train), len(test)) == (120, 60)
     assert train.CLASSES[0] == "class0"
-    assert np.bincount([train.get_data_info(i)["gt_label"] for i in range(120)]).tolist() == [12] * 10
+    labels = [train.get_data_info(i)["gt_label"] for i in range(120)]
+    assert np.bincount(labels).tolist() == [12] * 10
 
 
 def test_generated_image_folders_load(tmp_path):

@@ -2,8 +2,9 @@
 
 mmpretrain's ``CIFAR10``/``CIFAR100`` verify the official files' MD5 sums, so data generated
 in the same ``cifar-10-batches-py`` / ``cifar-100-python`` layout (``hasbench synth cifar10``)
-would be rejected. These subclasses only drop the checksums and take the class names from the files' own meta (``batches.meta``/``meta``)
-instead of the release's hard-coded list; loading is mmpretrain's.
+would be rejected. These subclasses only drop the checksums and take the class names from
+the files' own meta (``batches.meta``/``meta``) instead of the release's hard-coded list;
+loading is mmpretrain's.
 """
 
 from __future__ import annotations
