@@ -181,7 +181,8 @@ def cmd_suite(args: argparse.Namespace) -> int:
 def _explain_baseline_vs_has(suite) -> None:
     """For tasks that draw explanations, put each finished baseline and HaS run side by side.
 
-    Writes ``<results>/figures/explain__<task>__<dataset>__<model>.png`` (CAMs, saliency).
+    Writes ``<results>/explain/<task>__<dataset>__<model>.png`` (CAMs, saliency); not under
+    ``figures/``, which the report owns and rewrites.
     """
     import importlib
     from collections import defaultdict
@@ -198,7 +199,7 @@ def _explain_baseline_vs_has(suite) -> None:
         explain = getattr(importlib.import_module(f"tasks.{task}"), "explain", None)
         if explain is None or len(runs) < 2 or seed != 0:
             continue
-        out = suite.results_dir / "figures" / f"explain__{task}__{dataset}__{model}.png"
+        out = suite.results_dir / "explain" / f"{task}__{dataset}__{model}.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
             print(f"[hasbench] explanation figure: {explain([runs['baseline'], runs['has']], out)}",
