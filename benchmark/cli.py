@@ -280,15 +280,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Ask the runs' task to draw its explanation figure (CAMs, saliency)."""
+    from benchmark.spec import RunSpec
     from tasks import get_task
 
-    tasks = set()
-    for run_dir in args.run_dirs:
-        spec_file = run_dir / "spec.json"
-        if not spec_file.is_file():
-            raise ValueError(f"{run_dir} is not a run work dir (no spec.json); pass "
-                             "RESULTS/work/<run_id>")
-        tasks.add(json.loads(spec_file.read_text())["task"])
+    tasks = {RunSpec.from_run_dir(run_dir).task for run_dir in args.run_dirs}
     if len(tasks) != 1:
         raise ValueError(f"explain compares runs of one task; got {sorted(tasks)}")
     task_name = tasks.pop()

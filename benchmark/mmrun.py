@@ -109,6 +109,22 @@ def _is_number(value: Any) -> bool:
     return True
 
 
+def latest_checkpoint(work_dir: str | Path) -> Path:
+    """The checkpoint mmengine saved last in a run's work dir.
+
+    Raises:
+        ValueError: when the run saved none.
+    """
+    work_dir = Path(work_dir)
+    pointer = work_dir / "last_checkpoint"
+    if pointer.is_file() and Path(pointer.read_text().strip()).is_file():
+        return Path(pointer.read_text().strip())
+    found = sorted(work_dir.glob("epoch_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
+    if not found:
+        raise ValueError(f"{work_dir} has no checkpoint (epoch_*.pth); did the run finish?")
+    return found[-1]
+
+
 def scale_epoch_schedule(cfg: Any, epochs: int) -> None:
     """Rescale epoch-based LR schedules of ``cfg`` in place from its max_epochs to ``epochs``.
 

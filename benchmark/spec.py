@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 #: Options that say how a run is executed, not what it computes (``launcher``: mmengine's
@@ -60,6 +61,22 @@ class RunSpec:
         """The dataset name shown in the results table (``-synth`` marks generated data)."""
         name = self.dataset or "default"
         return f"{name}-synth" if self.synthetic else name
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | Path) -> RunSpec:
+        """The spec a finished run wrote to ``<run_dir>/spec.json`` (the runner writes it).
+
+        Raises:
+            ValueError: when ``run_dir`` is not a run's work dir.
+        """
+        spec_file = Path(run_dir) / "spec.json"
+        if not spec_file.is_file():
+            raise ValueError(
+                f"{run_dir} is not a run work dir (no spec.json); pass RESULTS/work/<run_id>"
+            )
+        fields = json.loads(spec_file.read_text())
+        fields["options"] = tuple(tuple(kv) for kv in fields.get("options", ()))
+        return cls(**fields)
 
     def run_id(self) -> str:
         """A stable, file-name-safe identifier of this run (the data root is not part of it)."""

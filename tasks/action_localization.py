@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.methods import get_method, insert_stages
+from benchmark.mmrun import latest_checkpoint
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
 from tasks.base import DatasetInfo, Task, require_paths
@@ -344,15 +345,8 @@ def load_trained_model(run_dir: Path) -> tuple[Any, Any, RunSpec]:
     import benchmark.temporal_mm  # noqa: F401  (registers the model)
 
     run_dir = Path(run_dir)
-    raw = json.loads((run_dir / "spec.json").read_text())
-    spec = RunSpec(**{**raw, "options": tuple(tuple(o) for o in raw.get("options", ()))})
-    pointer = run_dir / "last_checkpoint"
-    checkpoint = Path(pointer.read_text().strip()) if pointer.is_file() else None
-    if checkpoint is None or not checkpoint.is_file():
-        found = sorted(run_dir.glob("epoch_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
-        if not found:
-            raise ValueError(f"{run_dir} has no checkpoint (epoch_*.pth); did the run finish?")
-        checkpoint = found[-1]
+    spec = RunSpec.from_run_dir(run_dir)
+    checkpoint = latest_checkpoint(run_dir)
     cfg, _ = TASK.build_config(spec)
     init_default_scope("mmaction")
     model = MODELS.build(cfg.model)

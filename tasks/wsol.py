@@ -37,7 +37,6 @@ puts several runs (e.g. baseline and HaS) side by side.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ import numpy as np
 
 from benchmark.datasets import wsol_layouts as layouts
 from benchmark.methods import METHODS, apply_method_to_mm_config
+from benchmark.mmrun import latest_checkpoint
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
 from tasks.base import DatasetInfo, Task
@@ -294,7 +294,7 @@ def draw_examples(runs: list[tuple[str, dict[str, np.ndarray]]], out: Path,
 def load_examples(run_dir: Path, n: int = EXAMPLES) -> tuple[str, dict[str, np.ndarray]]:
     """A run's (method label, examples): ``cams.npz`` if present, else from its checkpoint."""
     run_dir = Path(run_dir)
-    spec = _read_spec(run_dir)
+    spec = RunSpec.from_run_dir(run_dir)
     npz = run_dir / "cams.npz"
     if npz.is_file():
         with np.load(npz) as data:
@@ -302,16 +302,6 @@ def load_examples(run_dir: Path, n: int = EXAMPLES) -> tuple[str, dict[str, np.n
         if len(examples["images"]) >= n:
             return spec.method, examples
     return spec.method, _examples_from_checkpoint(run_dir, spec, n)
-
-
-def _read_spec(run_dir: Path) -> RunSpec:
-    spec_file = run_dir / "spec.json"
-    if not spec_file.is_file():
-        raise ValueError(f"{run_dir} is not a run work dir (no spec.json); pass "
-                         "RESULTS/work/<run_id>")
-    fields = json.loads(spec_file.read_text())
-    fields["options"] = tuple(tuple(kv) for kv in fields.get("options", ()))
-    return RunSpec(**fields)
 
 
 def _examples_from_checkpoint(run_dir: Path, spec: RunSpec, n: int) -> dict[str, np.ndarray]:
@@ -322,7 +312,7 @@ def _examples_from_checkpoint(run_dir: Path, spec: RunSpec, n: int) -> dict[str,
     from benchmark import compat
 
     compat.apply()
-    checkpoint = _last_checkpoint(run_dir)
+    checkpoint = latest_checkpoint(run_dir)
     cfg, _ = TASK.build_config(spec)
     cfg.test_dataloader.num_workers = 0
     cfg.test_dataloader.persistent_workers = False
@@ -332,21 +322,6 @@ def _examples_from_checkpoint(run_dir: Path, spec: RunSpec, n: int) -> dict[str,
     load_checkpoint(model, str(checkpoint), map_location="cpu")
     loader = Runner.build_dataloader(cfg.test_dataloader)
     return _examples_from(model, loader, n)
-
-
-def _last_checkpoint(run_dir: Path) -> Path:
-    pointer = run_dir / "last_checkpoint"
-    if pointer.is_file():
-        path = Path(pointer.read_text().strip())
-        if path.is_file():
-            return path
-    found = sorted(run_dir.glob("epoch_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
-    if (run_dir / "latest.pth").is_file():
-        return run_dir / "latest.pth"
-    if not found:
-        raise ValueError(f"{run_dir} has neither cams.npz nor a checkpoint (epoch_N.pth); "
-                         "rerun it with `hasbench run`")
-    return found[-1]
 
 
 def explain(run_dirs: list[Path], out: Path, n: int = 16) -> Path:
@@ -361,7 +336,7 @@ def explain(run_dirs: list[Path], out: Path, n: int = 16) -> Path:
     Raises:
         ValueError: when a folder is not a run dir or the runs used different datasets.
     """
-    specs = [_read_spec(Path(d)) for d in run_dirs]
+    specs = [RunSpec.from_run_dir(Path(d)) for d in run_dirs]
     roots = {(s.dataset, s.data_root) for s in specs}
     if len(roots) > 1:
         raise ValueError(f"explain compares runs on the same data; got {sorted(roots)}")
