@@ -44,6 +44,8 @@ lint: install
 bench-perf: install
 	$(PY) scripts/bench_has_speed.py --out results/perf/has_speed.csv
 	$(PY) scripts/bench_pipeline_throughput.py --out results/perf/pipeline_throughput.csv
+	@test -d results/demo/records && $(PY) scripts/demo_wall_times.py --out results/perf/demo_wall_time.csv \
+		|| echo "no demo records: run 'make demo' for the per-task demo wall times"
 
 bench: install
 	@test -n "$(TASK)" || { echo "usage: make bench TASK=<task>  (see: hasbench list)"; exit 2; }
