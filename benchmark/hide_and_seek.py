@@ -104,6 +104,19 @@ def _check_size(value: Any, name: str) -> int:
     return int(value)
 
 
+def _check_seq(seq: Any, time_axis: Any) -> None:
+    """ValueError unless ``seq`` is an array/tensor and ``time_axis`` one of its axes."""
+    if not isinstance(seq, np.ndarray | torch.Tensor):
+        raise ValueError(
+            f"seq must be a numpy array or a torch tensor, got {type(seq).__name__} "
+            "(stack a list of frames first)"
+        )
+    if seq.ndim == 0 or isinstance(time_axis, bool) or not isinstance(time_axis, numbers.Integral) \
+            or not -seq.ndim <= time_axis < seq.ndim:
+        raise ValueError(f"time_axis {time_axis!r} is not an axis of seq with shape "
+                         f"{tuple(seq.shape)}")
+
+
 def _check_segment_len(segment_len: Any) -> int:
     if isinstance(segment_len, bool) or not isinstance(segment_len, numbers.Integral) or (
         segment_len < 1
@@ -574,15 +587,7 @@ def apply_hidden_steps(seq: Array, hidden: Any, fill: Any = 0.0, time_axis: int 
     Raises:
         ValueError: naming the bad argument.
     """
-    if not isinstance(seq, np.ndarray | torch.Tensor):
-        raise ValueError(
-            f"seq must be a numpy array or a torch tensor, got {type(seq).__name__} "
-            "(stack a list of frames first)"
-        )
-    if seq.ndim == 0 or isinstance(time_axis, bool) or not isinstance(time_axis, numbers.Integral) \
-            or not -seq.ndim <= time_axis < seq.ndim:
-        raise ValueError(f"time_axis {time_axis!r} is not an axis of seq with shape "
-                         f"{tuple(seq.shape)}")
+    _check_seq(seq, time_axis)
     length = seq.shape[time_axis]
     hidden_np = np.asarray(hidden.cpu() if isinstance(hidden, torch.Tensor) else hidden)
     if hidden_np.shape != (length,) or hidden_np.dtype != bool:
@@ -715,14 +720,6 @@ def hide_frames(
     Raises:
         ValueError: naming the bad argument.
     """
-    if not isinstance(seq, np.ndarray | torch.Tensor):
-        raise ValueError(
-            f"seq must be a numpy array or a torch tensor, got {type(seq).__name__} "
-            "(stack a list of frames first)"
-        )
-    if seq.ndim == 0 or isinstance(time_axis, bool) or not isinstance(time_axis, numbers.Integral) \
-            or not -seq.ndim <= time_axis < seq.ndim:
-        raise ValueError(f"time_axis {time_axis!r} is not an axis of seq with shape "
-                         f"{tuple(seq.shape)}")
+    _check_seq(seq, time_axis)
     hidden = sample_hidden_steps(seq.shape[time_axis], hide_prob, rng, segment_len)
     return apply_hidden_steps(seq, hidden, fill, time_axis)

@@ -125,6 +125,29 @@ def latest_checkpoint(work_dir: str | Path) -> Path:
     return found[-1]
 
 
+def load_trained_model(task: Any, run_dir: str | Path, *, scope: str) -> tuple[Any, Any, RunSpec]:
+    """The trained model of a finished run (its spec.json and last checkpoint), on CPU.
+
+    Args:
+        task: The run's task; its ``build_config(spec)`` gives the run's config.
+        run_dir: The run's work dir.
+        scope: Registry scope the model lives in (``"mmpretrain"``, ``"mmaction"``...).
+
+    Returns:
+        (model in eval mode, config, spec).
+    """
+    compat.apply()
+    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.runner import load_checkpoint
+
+    spec = RunSpec.from_run_dir(run_dir)
+    cfg, _ = task.build_config(spec)
+    init_default_scope(scope)
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, str(latest_checkpoint(run_dir)), map_location="cpu", logger="silent")
+    return model.eval(), cfg, spec
+
+
 def scale_epoch_schedule(cfg: Any, epochs: int) -> None:
     """Rescale epoch-based LR schedules of ``cfg`` in place from its max_epochs to ``epochs``.
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark import mmrun
 from benchmark.methods import apply_method_to_mm_config, get_method, insert_stages
-from benchmark.mmrun import latest_checkpoint
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
 from tasks.base import DatasetInfo, Task, require_paths
@@ -282,24 +282,10 @@ def explain_clips(root: Path, models: dict[str, Any], cfg: Any, n: int = 2) -> l
 
 
 def load_trained_model(run_dir: Path) -> tuple[Any, Any, RunSpec]:
-    """The trained recognizer of a finished run dir (its spec.json and last checkpoint)."""
-    from benchmark import compat
+    """The trained recognizer of a finished run dir, its config and spec."""
+    import benchmark.pipelines  # noqa: F401  (registers what the config names)
 
-    compat.apply()
-    from mmaction.registry import MODELS
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-
-    import benchmark.pipelines  # noqa: F401
-
-    run_dir = Path(run_dir)
-    spec = RunSpec.from_run_dir(run_dir)
-    checkpoint = latest_checkpoint(run_dir)
-    cfg, _ = TASK.build_config(spec)
-    init_default_scope("mmaction")
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, str(checkpoint), map_location="cpu", logger="silent")
-    return model.eval(), cfg, spec
+    return mmrun.load_trained_model(TASK, run_dir, scope="mmaction")
 
 
 def explain(run_dirs: list[Path], out: Path, n: int = 4) -> Path:
