@@ -19,6 +19,11 @@ from typing import Any
 HAS_GRID_SIZES: tuple[int, ...] = (0, 16, 32, 44, 56)
 #: The input side length the paper's grid sizes refer to.
 REFERENCE_SIDE_PX = 224
+#: How HaS fills, as recorded in the results table (``HideAndSeek(keep_dtype=True)``).
+HAS_FILL_NOTE = (
+    "dataset mean pixel in pixel space, rounded to the image dtype (uint8: within 0.5/std of 0 "
+    "after normalization)"
+)
 #: Where each OpenMMLab library's training pipeline takes the method's stages (inserted before).
 MM_ANCHORS = {"mmpretrain": "PackInputs", "mmseg": "PackSegInputs", "mmaction": "FormatShape"}
 
@@ -176,7 +181,7 @@ def mm_method_stages(
         )
         params.update(
             has_grid_sizes_px=list(grid), has_hide_prob=method.hide_prob,
-            has_fill="dataset mean (pixel space; 0 after normalization)",
+            has_fill=HAS_FILL_NOTE,
         )
     return stages, params
 

@@ -8,8 +8,13 @@ machine mostly measures waiting for a core). Two groups:
 - ``image``: one 224x224x3 uint8 image (numpy HWC; torch CHW for torchvision) -- a plain
   copy, torchvision ``RandomErasing`` (v1 and v2), mmpretrain ``RandomErasing``, a cell-by-cell
   Python loop like the original ``hide_patch.py`` of Hide-and-Seek, and ours
-  (``hide_patches``). Every transform returns a new image (the in-place ones get a copy).
-- ``batch``: an N x 3 x 224 x 224 float32 tensor -- ``clone()`` and ``hide_patches_batch``.
+  (``hide_patches``), and our mmpretrain ``HideAndSeek`` stage called on a results dict as
+  the data loader calls it (uint8 kept with the rounded mean, the default; and
+  ``keep_dtype=False``, which converts to float32 for an exact 0 after normalization). Every
+  transform returns a new image (the in-place ones get a copy).
+- ``batch``: an N x 3 x 224 x 224 float32 tensor -- ``clone()`` and ``hide_patches_batch``; on
+  a CUDA device too when there is one (wall time after ``torch.cuda.synchronize``; GB/s counts
+  the batch's bytes read once and written once).
 
 Usage::
 
@@ -35,7 +40,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmark import compat
 from benchmark.hide_and_seek import DEFAULT_GRID_SIZES, hide_patches, hide_patches_batch
+
+compat.apply()
+from benchmark.pipelines.mm import HideAndSeek  # noqa: E402
 
 #: The ImageNet mean pixel (RGB, 0-255): the fill every transform uses.
 MEAN_RGB = (123.675, 116.28, 103.53)
@@ -69,6 +78,8 @@ def image_cases(img: np.ndarray) -> list[tuple[str, Callable[[], object]]]:
     tv2_always = tv2.RandomErasing(p=1.0, value=list(MEAN_RGB_UINT8))
     mm_always = MMRandomErasing(erase_prob=1.0, fill_color=MEAN_RGB_UINT8)
     fill = np.array(MEAN_RGB_UINT8, dtype=np.uint8)
+    stage = HideAndSeek(mean=MEAN_RGB)
+    stage_float = HideAndSeek(mean=MEAN_RGB, keep_dtype=False)
     return [
         ("copy (numpy)", img.copy),
         ("clone (torch CHW)", chw.clone),
@@ -79,6 +90,9 @@ def image_cases(img: np.ndarray) -> list[tuple[str, Callable[[], object]]]:
          lambda: mm_always({"img": img.copy()})),
         ("cell loop like hide_patch.py (HWC)", lambda: cell_loop_hide(img, fill=fill)),
         ("ours hide_patches (HWC numpy)", lambda: hide_patches(img, fill=MEAN_RGB, rng=rng)),
+        ("ours HideAndSeek stage (mmpretrain, uint8 kept)", lambda: stage({"img": img})),
+        ("ours HideAndSeek stage (keep_dtype=False, float32)",
+         lambda: stage_float({"img": img})),
         ("ours hide_patches (CHW torch)",
          lambda: hide_patches(chw, fill=MEAN_RGB, rng=rng, channel_axis=0)),
         ("cell loop, grid 16 only (HWC)",
@@ -118,6 +132,29 @@ def time_interleaved(
                 call()
             times[name].append((CLOCK() - start) / calls)
     return times
+
+
+def time_cuda(cases: list[tuple[str, Callable[[], object]]], rounds: int) -> dict[str, list[float]]:
+    """Per-call wall seconds of each case on the GPU (synchronized before and after)."""
+    for _, call in cases:
+        call()
+    torch.cuda.synchronize()
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for _ in range(rounds):
+        for name, call in cases:
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            call()
+            torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def with_bandwidth(rows: list[dict], n_bytes: int) -> list[dict]:
+    """Add GB/s: the batch read once and written once per call."""
+    for row in rows:
+        row["gb_per_s"] = round(2 * n_bytes / (row["median_us"] * 1e-6) / 1e9, 1)
+    return rows
 
 
 def summarize(group: str, times: dict[str, list[float]], meta: dict) -> list[dict]:
@@ -179,11 +216,23 @@ def main(argv: list[str] | None = None) -> int:
         time_interleaved(batch_cases(batch), args.rounds, args.batch_calls),
         {**meta, "calls_per_round": args.batch_calls},
     )
+    if torch.cuda.is_available():
+        gpu_batch = batch.cuda()
+        cuda_meta = {**meta, "clock": "perf_counter (cuda synchronized)",
+                     "device": torch.cuda.get_device_name(0), "calls_per_round": 1}
+        rows += with_bandwidth(summarize(
+            f"cuda batch {args.batch_size}x3x224x224 float32",
+            time_cuda(batch_cases(gpu_batch), args.rounds), cuda_meta,
+        ), gpu_batch.numel() * gpu_batch.element_size())
+    else:
+        print("no CUDA device: the GPU batch group (GB/s) is not measured", file=sys.stderr)
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    rows = [{key: row.get(key, "") for key in fields} for row in rows]
     print(markdown(rows))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
         print(f"\nwrote {args.out}")

@@ -9,8 +9,13 @@ Two real pipelines, each built from the classification task's configs and the me
   worst case for a per-image stage, since everything else is tiny.
 
 mmengine's collate and the model's data preprocessor (normalization) are included. Baseline and
-HaS are interleaved pass by pass in one process on one core; images/s is CPU time of this
-thread (like ``bench_has_speed.py``), and HaS's overhead is reported in percent.
+HaS (uint8 kept, the default) and HaS with ``keep_dtype=False`` (float32, exact 0) are
+interleaved pass by pass in one process on one core; images/s is CPU time of this thread (like
+``bench_has_speed.py``), and each HaS case's extra time per image is reported in percent.
+On a machine whose speed drifts between passes (shared or virtual CPUs: ±25% pass to pass
+seen here) that A/B figure is noisy, so the HaS stage is also timed inside its own passes:
+``has_stage_share_in_pass`` is the stage's CPU time over the rest of the same pass (with
+``keep_dtype=True`` the stage writes into the image, so nothing downstream changes).
 
 Usage::
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import platform
 import statistics
 import sys
 import time
@@ -33,8 +39,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmark import compat
 from benchmark.spec import RunSpec
 
+#: Cases: (name, method, HideAndSeek keep_dtype); ``has_float32`` is the exact-0 variant.
+CASES = (("baseline", "baseline", None), ("has", "has", True), ("has_float32", "has", False))
 
-def _loader_and_preprocessor(method: str, pipeline: str, batch_size: int, limit: int):
+
+def _set_keep_dtype(cfg, keep_dtype: bool | None) -> None:
+    """Set ``keep_dtype`` on the training pipeline's HideAndSeek stage (if any)."""
+    if keep_dtype is None:
+        return
+    for stage in cfg.train_dataloader.dataset.pipeline:
+        if str(stage["type"]).endswith("HideAndSeek"):
+            stage["keep_dtype"] = keep_dtype
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _loader_and_preprocessor(method: str, pipeline: str, batch_size: int, limit: int,
+                             keep_dtype: bool | None = None):
     import mmpretrain.models  # noqa: F401  (registers the data preprocessors)
     from mmengine.runner import Runner
     from mmpretrain.registry import MODELS
@@ -62,12 +91,34 @@ def _loader_and_preprocessor(method: str, pipeline: str, batch_size: int, limit:
         spec = task.resolve(RunSpec("classification", method=method, dataset="cifar10-jpeg",
                                     model="resnet-tiny-cifar"))
         cfg, _ = task.build_config(spec)
+    _set_keep_dtype(cfg, keep_dtype)
     cfg.train_dataloader.dataset["indices"] = limit
     loader_cfg = dict(cfg.train_dataloader, batch_size=batch_size, num_workers=0,
                       persistent_workers=False)
     loader = Runner.build_dataloader(loader_cfg, seed=0)
     preprocessor = MODELS.build(dict(type="ClsDataPreprocessor", **cfg.data_preprocessor))
     return loader, preprocessor
+
+
+class _TimedStage:
+    """A pipeline stage that adds its own CPU time to ``seconds`` on every call."""
+
+    def __init__(self, stage):
+        self.stage, self.seconds = stage, 0.0
+
+    def __call__(self, results):
+        start = time.thread_time()
+        out = self.stage(results)
+        self.seconds += time.thread_time() - start
+        return out
+
+
+def _time_has_stage(loader) -> _TimedStage:
+    """Wrap the loader's HideAndSeek stage in a :class:`_TimedStage` and return it."""
+    transforms = loader.dataset.pipeline.transforms
+    index = next(i for i, t in enumerate(transforms) if type(t).__name__ == "HideAndSeek")
+    transforms[index] = _TimedStage(transforms[index])
+    return transforms[index]
 
 
 def _one_pass(loader, preprocessor) -> tuple[int, float]:
@@ -92,17 +143,28 @@ def main(argv: list[str] | None = None) -> int:
     compat.apply()
     rows = []
     for pipeline in args.pipelines.split(","):
-        loaders = {m: _loader_and_preprocessor(m, pipeline, args.batch_size, args.images)
-                   for m in ("baseline", "has")}
+        loaders = {name: _loader_and_preprocessor(method, pipeline, args.batch_size,
+                                                  args.images, keep_dtype)
+                   for name, method, keep_dtype in CASES}
         rates: dict[str, list[float]] = {m: [] for m in loaders}
+        timed = _time_has_stage(loaders["has"][0])
+        in_pass: list[float] = []
         for _ in range(args.passes):
             for method, (loader, pre) in loaders.items():
+                before = timed.seconds
                 images, seconds = _one_pass(loader, pre)
                 rates[method].append(images / seconds)
+                if method == "has":  # the stage's share of this very pass: no drift between
+                    stage = timed.seconds - before
+                    in_pass.append(100 * stage / (seconds - stage))
         median = {m: statistics.median(r) for m, r in rates.items()}
-        overhead = 100 * (median["baseline"] / median["has"] - 1)
         rows += [(pipeline, m, f"{v:.1f}", "images/s") for m, v in median.items()]
-        rows.append((pipeline, "has_overhead", f"{overhead:.2f}", "percent"))
+        for name in median:
+            if name != "baseline":  # extra time per image relative to the baseline
+                overhead = 100 * (median["baseline"] / median[name] - 1)
+                rows.append((pipeline, f"{name}_overhead", f"{overhead:.2f}", "percent"))
+        rows.append((pipeline, "has_stage_share_in_pass", f"{statistics.median(in_pass):.2f}",
+                     "percent"))
     print("| pipeline | case | value | unit |\n|---|---|---:|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
@@ -110,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["benchmark", "pipeline", "case", "value", "unit"])
-            writer.writerows(("mmpretrain_train_loader", *row) for row in rows)
+            writer.writerow(["benchmark", "pipeline", "case", "value", "unit", "passes",
+                             "images_per_pass", "threads", "cpu", "python", "torch"])
+            machine = (args.passes, args.images, torch.get_num_threads(), _cpu_name(),
+                       platform.python_version(), torch.__version__)
+            writer.writerows(("mmpretrain_train_loader", *row, *machine) for row in rows)
     return 0
 
 

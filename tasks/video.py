@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from benchmark import mmrun
-from benchmark.methods import apply_method_to_mm_config, get_method, insert_stages
+from benchmark.methods import HAS_FILL_NOTE, apply_method_to_mm_config, get_method, insert_stages
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
 from tasks.base import DatasetInfo, Task, require_paths
@@ -176,7 +176,7 @@ class VideoTask(Task):
                                segment_len=segment))
             params.update(has_mode="frames", has_segment_frames=segment,
                           has_hide_prob=method.hide_prob,
-                          has_fill="dataset mean (pixel space; 0 after normalization)")
+                          has_fill=HAS_FILL_NOTE)
         if stages:
             train = cfg.train_dataloader.dataset
             train.pipeline = insert_stages(list(train.pipeline), stages, before="FormatShape")

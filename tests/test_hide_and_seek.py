@@ -373,8 +373,57 @@ def test_bad_arguments_raise_value_error_naming_them(call, name):
         call()
 
 
-def test_large_image_beyond_plane_cache():
+def test_large_float_image_matches_reference():
     img = np.random.default_rng(0).random((1030, 1100, 3)).astype(np.float32)  # 13.6 MB
     mask = sample_hide_mask(1030, 1100, (56,), rng=3)
     out = hide_patches(img, (56,), fill=(0.5, 1.5, 2.5), rng=3)
     np.testing.assert_array_equal(out, reference_hide(img, mask, (0.5, 1.5, 2.5)))
+
+
+# ----------------------------------------------------------------------------- in place
+
+
+def _views(base):
+    """Writeable views of ``base`` (H, W, 3) as a pipeline hands them over, with channel axis."""
+    return {
+        "contiguous": (base, -1),
+        "flip_w": (np.flip(base, axis=1), -1),  # mmcv imflip horizontal
+        "flip_h": (np.flip(base, axis=0), -1),
+        "flip_hw_bgr": (base[::-1, ::-1, ::-1], -1),
+        "crop": (base[3:-2, 5:-4], -1),  # strided rows: the per-pixel fallback
+        "chw_view": (base.transpose(2, 0, 1), 0),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("view", ["contiguous", "flip_w", "flip_h", "flip_hw_bgr", "crop",
+                                  "chw_view"])
+def test_inplace_writes_through_any_view_exactly(dtype, view):
+    rng = np.random.default_rng(1)
+    for grid in ((16,), (7,), (44,)):
+        base = rng.integers(0, 256, (45, 58, 3)).astype(dtype)
+        img, axis = _views(base)[view]
+        before = img.copy()
+        fill = (10, 20, 30)
+        hidden = sample_hidden_cells(*(img.shape[1:] if axis == 0 else img.shape[:2]), grid,
+                                     0.5, rng=3)
+        want = apply_hidden_cells(before, hidden, fill, channel_axis=axis)
+        out = apply_hidden_cells(img, hidden, fill, channel_axis=axis, inplace=True)
+        assert out is img
+        np.testing.assert_array_equal(img, want)
+
+
+def test_inplace_torch_and_read_only_and_nothing_hidden():
+    img = np.random.default_rng(0).integers(0, 256, (3, 40, 30), dtype=np.uint8)
+    hidden = sample_hidden_cells(40, 30, (8,), 0.5, rng=4)
+    want = apply_hidden_cells(img, hidden, (1, 2, 3), channel_axis=0)
+    for tensor in (torch.from_numpy(img.copy()), torch.from_numpy(img.copy()).float()):
+        out = apply_hidden_cells(tensor, hidden, (1, 2, 3), channel_axis=0, inplace=True)
+        assert out is tensor
+        np.testing.assert_array_equal(tensor.to(torch.uint8).numpy(), want)
+    frozen = img.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        apply_hidden_cells(frozen, hidden, 0, channel_axis=0, inplace=True)
+    nothing = HiddenCells(0, np.zeros((0, 0), dtype=bool))
+    assert apply_hidden_cells(frozen, nothing, 0, channel_axis=0, inplace=True) is frozen

@@ -2,8 +2,10 @@
 
 Each stage is built through each library's registry, run in mmengine's ``Compose`` between
 that library's own loading and packing stages on real images from ``data_dir()``, and the
-library's own data preprocessor then normalizes: hidden pixels must be exactly 0 and every
-other pixel and label identical to the same pipeline without HaS. The hidden mask is
+library's own data preprocessor then normalizes: hidden pixels must be 0 -- exactly with
+``keep_dtype=False`` (the uint8 image becomes float32), within half a gray level over the std
+with the default ``keep_dtype=True`` (uint8 kept, mean rounded) -- and every other pixel and
+label identical to the same pipeline without HaS. The hidden mask is
 recomputed independently by re-seeding numpy's global state (the stages draw from it, so
 mmengine's ``randomness.seed`` makes them reproducible).
 """
@@ -35,6 +37,22 @@ MEAN_RGB = [123.675, 116.28, 103.53]
 STD_RGB = [58.395, 57.12, 57.375]
 MEAN_BGR = MEAN_RGB[::-1]
 SCOPES = ("mmpretrain", "mmseg", "mmaction")
+#: Largest |normalized value| of a pixel filled with the rounded mean: 0.5 / the smallest std.
+ROUNDED_MEAN_TOL = 0.5 / min(STD_RGB)
+
+
+@pytest.fixture(params=[True, False], ids=["keep_dtype", "promote"])
+def keep_dtype(request):
+    return request.param
+
+
+def assert_hidden_zero(values, keep_dtype):
+    """Normalized hidden pixels: exactly 0 when promoted, within the rounding when kept."""
+    if keep_dtype:
+        assert torch.all(values.abs() <= ROUNDED_MEAN_TOL + 1e-6), values.abs().max()
+        assert torch.any(values != 0)  # the mean really was rounded (123.675 is no uint8)
+    else:
+        assert torch.all(values == 0)
 
 
 def registry(scope):
@@ -139,7 +157,7 @@ def test_frames_bad_arguments(kwargs, name):
 # ----------------------------------------------------------------------------- mmpretrain
 
 
-def test_mmpretrain_pipeline_zero_after_cls_preprocessor(tiny_imagenet_images):
+def test_mmpretrain_pipeline_zero_after_cls_preprocessor(tiny_imagenet_images, keep_dtype):
     from mmpretrain.models import ClsDataPreprocessor
 
     preprocessor = ClsDataPreprocessor(mean=MEAN_RGB, std=STD_RGB, to_rgb=True)
@@ -149,12 +167,14 @@ def test_mmpretrain_pipeline_zero_after_cls_preprocessor(tiny_imagenet_images):
     base = [dict(type="mmpretrain.LoadImageFromFile"),
             dict(type="mmpretrain.Resize", scale=(80, 96)),  # (w, h): non-square 96x80
             dict(type="mmpretrain.PackInputs")]
-    has = [*base[:2], dict(type="mmpretrain.HideAndSeek", grid_sizes=grid, mean=mean), base[2]]
+    has = [*base[:2], dict(type="mmpretrain.HideAndSeek", grid_sizes=grid, mean=mean,
+                           keep_dtype=keep_dtype), base[2]]
     seeds = [0, 1]
     samples = [dict(img_path=str(f), gt_label=i) for i, f in enumerate(tiny_imagenet_images[:2])]
     plain = [run(base, s, seed) for s, seed in zip(samples, seeds, strict=True)]
     hidden = [run(has, s, seed) for s, seed in zip(samples, seeds, strict=True)]
-    assert hidden[0]["inputs"].dtype == torch.float32  # uint8 promoted for the 123.675 mean
+    # uint8 kept (rounded mean), or promoted for the 123.675 mean
+    assert hidden[0]["inputs"].dtype == (torch.uint8 if keep_dtype else torch.float32)
     out_plain = preprocessor(default_collate(plain), training=True)
     out_has = preprocessor(default_collate(hidden), training=True)
     for i, seed in enumerate(seeds):
@@ -162,22 +182,37 @@ def test_mmpretrain_pipeline_zero_after_cls_preprocessor(tiny_imagenet_images):
         mask = torch.from_numpy(sample_hide_mask(96, 80, grid, 0.5))
         assert mask.any() and (~mask).any()
         x_has, x_plain = out_has["inputs"][i], out_plain["inputs"][i]
-        assert torch.all(x_has[:, mask] == 0)
+        assert_hidden_zero(x_has[:, mask], keep_dtype)
         assert torch.equal(x_has[:, ~mask], x_plain[:, ~mask])
         assert torch.equal(out_has["data_samples"][i].gt_label,
                            out_plain["data_samples"][i].gt_label)
 
 
-def test_integer_fill_keeps_uint8_and_float_mean_always_promotes():
+def test_uint8_kept_with_rounded_mean_or_always_promoted():
     img = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
-    out = HideAndSeek(grid_sizes=(8,), fill=0)(dict(img=img.copy()))
-    assert out["img"].dtype == np.uint8
-    out = HideAndSeek(grid_sizes=(0,), mean=MEAN_BGR)(dict(img=img.copy()))
-    assert out["img"].dtype == np.float32
+    out = HideAndSeek(grid_sizes=(8,), fill=0, keep_dtype=False)(dict(img=img.copy()))
+    assert out["img"].dtype == np.uint8  # an integer fill needs no promotion
+    out = HideAndSeek(grid_sizes=(0,), mean=MEAN_BGR, keep_dtype=False)(dict(img=img.copy()))
+    assert out["img"].dtype == np.float32  # promoted even when nothing is hidden
     np.testing.assert_array_equal(out["img"], img)
+    flipped = np.flip(img.copy(), axis=1)  # RandomFlip's view: written in place, layout kept
+    out = HideAndSeek(grid_sizes=(40,), hide_prob=1.0, mean=MEAN_BGR)(dict(img=flipped))
+    assert out["img"] is flipped and out["img"].dtype == np.uint8
+    assert np.all(out["img"] == np.round(MEAN_BGR).astype(np.uint8))  # 103.53 -> 104, ...
+    frozen = img.copy()
+    frozen.flags.writeable = False  # read-only arrays are copied, never written
+    out = HideAndSeek(grid_sizes=(40,), hide_prob=1.0, fill=7)(dict(img=frozen))
+    assert out["img"] is not frozen and np.all(out["img"] == 7)
+    np.testing.assert_array_equal(frozen, img)
+    frame = img.copy()  # one array twice in a clip, per-frame masks: hidden on copies
+    out = HideAndSeek(grid_sizes=(4,), fill=0, share_mask_across_frames=False)(
+        dict(imgs=[frame, frame]))["imgs"]
+    np.testing.assert_array_equal(frame, img)
+    assert not np.array_equal(out[0] == 0, out[1] == 0)
 
 
 def test_method_overlay_gives_pipeline_order_mean_and_zeroes(tiny_imagenet_images):
+    """The overlay's stage (default keep_dtype): hidden pixels within the rounding of 0."""
     from mmengine.config import Config
     from mmpretrain.models import ClsDataPreprocessor
 
@@ -199,14 +234,14 @@ def test_method_overlay_gives_pipeline_order_mean_and_zeroes(tiny_imagenet_image
         default_collate([packed]), training=True)
     np.random.seed(3)
     mask = torch.from_numpy(sample_hide_mask(64, 64, (16,), 0.5))
-    assert torch.all(out["inputs"][0][:, mask] == 0)
-    assert torch.all(out["inputs"][0][:, ~mask].abs().sum(0) > 0)
+    assert_hidden_zero(out["inputs"][0][:, mask], keep_dtype=True)
+    assert torch.all(out["inputs"][0][:, ~mask].abs().sum(0) > ROUNDED_MEAN_TOL * 3)
 
 
 # ----------------------------------------------------------------------------- mmseg
 
 
-def test_mmseg_pipeline_zero_after_seg_preprocessor_labels_untouched(camvid_pair):
+def test_mmseg_pipeline_zero_after_seg_preprocessor_labels_untouched(camvid_pair, keep_dtype):
     from mmseg.models.data_preprocessor import SegDataPreProcessor
 
     image, label = camvid_pair
@@ -218,7 +253,8 @@ def test_mmseg_pipeline_zero_after_seg_preprocessor_labels_untouched(camvid_pair
             dict(type="mmseg.LoadAnnotations", reduce_zero_label=False),
             dict(type="mmseg.Resize", scale=(240, 180), keep_ratio=False),
             dict(type="mmseg.PackSegInputs")]
-    has = [*base[:3], dict(type="mmseg.HideAndSeek", grid_sizes=grid, mean=mean), base[3]]
+    has = [*base[:3], dict(type="mmseg.HideAndSeek", grid_sizes=grid, mean=mean,
+                           keep_dtype=keep_dtype), base[3]]
     results = dict(img_path=str(image), seg_map_path=str(label), reduce_zero_label=False,
                    seg_fields=[])
     seed = 5
@@ -228,7 +264,7 @@ def test_mmseg_pipeline_zero_after_seg_preprocessor_labels_untouched(camvid_pair
     mask = torch.from_numpy(sample_hide_mask(180, 240, grid, 0.5))
     assert mask.any() and (~mask).any()
     x_has, x_plain = out_has["inputs"][0], out_plain["inputs"][0]
-    assert torch.all(x_has[:, mask] == 0)
+    assert_hidden_zero(x_has[:, mask], keep_dtype)
     assert torch.equal(x_has[:, ~mask], x_plain[:, ~mask])
     seg_has = out_has["data_samples"][0].gt_sem_seg.data
     seg_plain = out_plain["data_samples"][0].gt_sem_seg.data
@@ -259,21 +295,22 @@ def action_preprocess(packed):
     return preprocessor(pseudo_collate([packed]), training=True)
 
 
-def test_mmaction_clip_one_mask_for_all_frames(small_video):
+def test_mmaction_clip_one_mask_for_all_frames(small_video, keep_dtype):
     grid = (16,)
     seed = 2
     # decord gives RGB frames and the preprocessor does not flip: mean stays in RGB order
     assert mean_in_pipeline_order(dict(mean=MEAN_RGB)) == MEAN_RGB
     plain = action_preprocess(run(action_pipeline([]), action_results(small_video), seed))
     has = action_preprocess(run(
-        action_pipeline([dict(type="mmaction.HideAndSeek", grid_sizes=grid, mean=MEAN_RGB)]),
+        action_pipeline([dict(type="mmaction.HideAndSeek", grid_sizes=grid, mean=MEAN_RGB,
+                              keep_dtype=keep_dtype)]),
         action_results(small_video), seed))
     np.random.seed(seed)
     mask = torch.from_numpy(sample_hide_mask(64, 64, grid, 0.5))
     assert mask.any() and (~mask).any()
     x_has, x_plain = has["inputs"][0], plain["inputs"][0]  # (clips, C, T, H, W)
     assert x_has.shape == (2, 3, 4, 64, 64)
-    assert torch.all(x_has[..., mask] == 0)
+    assert_hidden_zero(x_has[..., mask], keep_dtype)
     assert torch.equal(x_has[..., ~mask], x_plain[..., ~mask])
     assert torch.equal(has["data_samples"][0].gt_label, plain["data_samples"][0].gt_label)
 
@@ -284,13 +321,15 @@ def test_per_frame_masks_differ_when_not_shared():
         dict(imgs=frames))["imgs"]
     masks = {(f[..., 0] == 0).tobytes() for f in out}
     assert len(masks) == len(frames)
-    shared = HideAndSeek(grid_sizes=(4,), fill=0)(dict(imgs=np.stack(frames)))["imgs"]
+    fresh = np.full((6, 64, 64, 3), 200, np.uint8)  # (the first call wrote into its frames)
+    shared = HideAndSeek(grid_sizes=(4,), fill=0)(dict(imgs=fresh))["imgs"]
     assert isinstance(shared, np.ndarray) and len({(f[..., 0] == 0).tobytes() for f in shared}) == 1
 
 
-def test_mmaction_frames_hidden_per_clip_segments(small_video):
+def test_mmaction_frames_hidden_per_clip_segments(small_video, keep_dtype):
     seed, segment_len = 1, 2
-    stage = dict(type="mmaction.HideAndSeekFrames", mean=MEAN_RGB, segment_len=segment_len)
+    stage = dict(type="mmaction.HideAndSeekFrames", mean=MEAN_RGB, segment_len=segment_len,
+                 keep_dtype=keep_dtype)
     plain = action_preprocess(run(action_pipeline([]), action_results(small_video), seed))
     has = action_preprocess(run(action_pipeline([stage]), action_results(small_video), seed))
     np.random.seed(seed)
@@ -301,7 +340,7 @@ def test_mmaction_frames_hidden_per_clip_segments(small_video):
     for clip in range(2):
         for t in range(4):
             if hidden[clip, t]:
-                assert torch.all(x_has[clip, :, t] == 0)
+                assert_hidden_zero(x_has[clip, :, t], keep_dtype)
             else:
                 assert torch.equal(x_has[clip, :, t], x_plain[clip, :, t])
     assert torch.equal(has["data_samples"][0].gt_label, plain["data_samples"][0].gt_label)

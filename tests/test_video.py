@@ -78,7 +78,8 @@ def test_method_stages_in_clip_pipeline(clips_root):
 
 
 def test_hide_and_seek_shares_one_mask_across_clip_frames(clips_root):
-    """Through the real train pipeline: hidden pixels are the mean, the same in all frames."""
+    """Through the real train pipeline: hidden pixels are the mean (rounded to uint8), the same
+    in all frames."""
     from mmaction.registry import DATASETS
     from mmengine.registry import init_default_scope
 
@@ -95,7 +96,7 @@ def test_hide_and_seek_shares_one_mask_across_clip_frames(clips_root):
     found_hidden = False
     for idx in range(len(dataset)):
         clip = dataset[idx]["inputs"][0].float()  # C x T x H x W
-        hidden = (clip - mean).abs().amax(0) < 1e-3  # T x H x W
+        hidden = (clip - mean).abs().amax(0) <= 0.5  # T x H x W; uint8 holds the rounded mean
         if hidden.any():
             found_hidden = True
             assert (hidden == hidden[0:1]).all()  # one mask for every frame

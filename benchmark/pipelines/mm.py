@@ -11,10 +11,18 @@ them there, before the packing/format stage) and change the image(s), never labe
 
 Filling and normalization: ``fill='mean'`` fills with ``mean``, the data preprocessor's mean
 pixel in the *pipeline's* channel order (``benchmark.methods.mean_in_pipeline_order`` reverses
-it when the preprocessor flips BGR/RGB), so that hidden pixels are exactly 0 after the
-preprocessor's ``(x - mean) / std``. A uint8 image cannot hold a non-integer mean such as
-123.675, so such images are converted to float32 (always, hidden or not, so that a batch has
-one dtype); OpenMMLab's packing stages and data preprocessors accept float images.
+it when the preprocessor flips BGR/RGB), so that hidden pixels are 0 after the preprocessor's
+``(x - mean) / std``. A uint8 image cannot hold a non-integer mean such as 123.675:
+
+- ``keep_dtype=True`` (default) keeps the image uint8 and fills the mean rounded to the nearest
+  integer -- the fill every uint8 random-erasing transform uses (mmpretrain's ``RandomErasing``
+  with ``fill_color``, ours too). Hidden pixels are then within ``0.5 / std`` of 0 after
+  normalization (at most 0.0087 with ImageNet's std 57.12..58.40), and the data loader moves
+  uint8, as the baseline does.
+- ``keep_dtype=False`` converts such images to float32 (always, hidden or not, so that a
+  batch has one dtype) and hidden pixels are exactly 0 after normalization; it moves 4x the
+  bytes through packing, collation and the data preprocessor (measured: +40-50% time per
+  image in mmpretrain's loader, ``results/perf/pipeline_throughput.csv``).
 """
 
 from __future__ import annotations
@@ -88,6 +96,19 @@ def _as_fill_dtype(array: Any, values: tuple[float, ...]) -> Any:
     return array
 
 
+def _check_bool(value: Any, name: str, stage: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{stage}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _rounded_for(fill: Any, dtype: Any) -> Any:
+    """``fill`` rounded to the nearest integer when ``dtype`` is an integer type."""
+    is_float = dtype.is_floating_point if isinstance(dtype, torch.dtype) else (
+        np.dtype(dtype).kind == "f")
+    return fill if is_float else np.rint(np.asarray(fill, dtype=np.float64))
+
+
 def _fill_arg(values: tuple[float, ...]) -> float | tuple[float, ...]:
     return values[0] if len(values) == 1 else values
 
@@ -108,9 +129,13 @@ class HideAndSeek(BaseTransform):
 
     **Modified Keys:**
 
-    - img / imgs: hidden pixels set to the fill. When the image is an integer type that
-      cannot hold the fill exactly (uint8 with a mean such as 123.675), it becomes float32,
-      whether or not a cell was hidden.
+    - img / imgs: hidden pixels set to the fill, written into the array itself (as
+      mmpretrain's ``RandomErasing`` does: each sample's results are its own; views such as
+      a flipped image keep their layout, so the packing stage costs what it costs without
+      HaS). A read-only array is copied first. An integer image keeps its dtype and gets the
+      fill rounded to the nearest integer; with ``keep_dtype=False`` an integer image that
+      cannot hold the fill exactly (uint8 with a mean such as 123.675) becomes a new float32
+      array instead, whether or not a cell was hidden.
 
     Labels (``gt_label``, ``gt_seg_map``, boxes) and all other keys are left untouched.
 
@@ -123,6 +148,9 @@ class HideAndSeek(BaseTransform):
             when ``fill='mean'``. With it, hidden pixels are 0 after normalization.
         share_mask_across_frames: For ``imgs``, draw one mask for all frames (True) or one
             per frame (False).
+        keep_dtype: Integer images keep their dtype, with the fill rounded to the nearest
+            integer (True), or become float32 when they cannot hold the fill exactly, so that
+            hidden pixels are exactly 0 after normalization (False).
 
     Raises:
         ValueError: naming the bad argument.
@@ -135,13 +163,16 @@ class HideAndSeek(BaseTransform):
         fill: Any = "mean",
         mean: Sequence[float] | None = None,
         share_mask_across_frames: bool = True,
+        keep_dtype: bool = True,
     ):
         self.grid_sizes = check_grid_sizes(grid_sizes)
         self.hide_prob = check_hide_prob(hide_prob)
         self.fill = fill
         self.mean = None if mean is None else _numbers(mean, "mean", "HideAndSeek")
         self.share_mask_across_frames = bool(share_mask_across_frames)
+        self.keep_dtype = _check_bool(keep_dtype, "keep_dtype", "HideAndSeek")
         self._fill_values = _resolve_fill(fill, mean, "HideAndSeek")
+        self._fill = _fill_arg(self._fill_values)
 
     @cache_randomness
     def _sample_cells(self, height: int, width: int) -> HiddenCells:
@@ -154,14 +185,17 @@ class HideAndSeek(BaseTransform):
         return [sample_hidden_cells(h, w, self.grid_sizes, self.hide_prob) for h, w in shapes]
 
     def _hide(self, img: Any, hidden: HiddenCells) -> Any:
-        return apply_hidden_cells(
-            _as_fill_dtype(img, self._fill_values), hidden, _fill_arg(self._fill_values)
-        )
+        if not self.keep_dtype:
+            img = _as_fill_dtype(img, self._fill_values)
+        writeable = not isinstance(img, np.ndarray) or img.flags.writeable
+        return apply_hidden_cells(img, hidden, self._fill, inplace=writeable)
 
     def _hide_clip(self, imgs: Any) -> Any:
         frames = list(imgs)
         if not frames:
             return imgs
+        if len({id(f) for f in frames}) < len(frames):  # one array twice: hide copies
+            frames = [f.copy() if isinstance(f, np.ndarray) else f.clone() for f in frames]
         shapes = tuple((f.shape[0], f.shape[1]) for f in frames)
         if self.share_mask_across_frames:
             if len(set(shapes)) > 1:
@@ -201,7 +235,8 @@ class HideAndSeek(BaseTransform):
         return (
             f"{self.__class__.__name__}(grid_sizes={self.grid_sizes}, "
             f"hide_prob={self.hide_prob}, fill={self.fill!r}, mean={self.mean}, "
-            f"share_mask_across_frames={self.share_mask_across_frames})"
+            f"share_mask_across_frames={self.share_mask_across_frames}, "
+            f"keep_dtype={self.keep_dtype})"
         )
 
 
@@ -222,8 +257,9 @@ class HideAndSeekFrames(BaseTransform):
 
     **Modified Keys:**
 
-    - each of ``keys``: hidden steps set to the fill. An integer array that cannot hold the
-      fill exactly (uint8 frames with a mean such as 123.675) becomes float32, always.
+    - each of ``keys``: hidden steps set to the fill. An integer array keeps its dtype and
+      gets the fill rounded to the nearest integer; with ``keep_dtype=False`` one that cannot
+      hold the fill exactly (uint8 frames with a mean such as 123.675) becomes float32, always.
 
     Args:
         hide_prob: Probability that each segment is hidden.
@@ -235,6 +271,8 @@ class HideAndSeekFrames(BaseTransform):
         segment_len: Time steps per segment.
         keys: Results keys to hide along time; each must be present.
         time_axis: Time axis of array/tensor values (lists are always time-first).
+        keep_dtype: Integer data keep their dtype, with the fill rounded (True), or become
+            float32 when they cannot hold the fill exactly (False), as in :class:`HideAndSeek`.
 
     Raises:
         ValueError: naming the bad argument.
@@ -248,6 +286,7 @@ class HideAndSeekFrames(BaseTransform):
         segment_len: int = 1,
         keys: Sequence[str] = ("imgs",),
         time_axis: int = 0,
+        keep_dtype: bool = True,
     ):
         self.hide_prob = check_hide_prob(hide_prob)
         self.fill = fill
@@ -265,6 +304,7 @@ class HideAndSeekFrames(BaseTransform):
         if isinstance(time_axis, bool) or not isinstance(time_axis, numbers.Integral):
             raise ValueError(f"HideAndSeekFrames: time_axis must be an int, got {time_axis!r}")
         self.time_axis = int(time_axis)
+        self.keep_dtype = _check_bool(keep_dtype, "keep_dtype", "HideAndSeekFrames")
         self._fill_values = _resolve_fill(fill, mean, "HideAndSeekFrames")
 
     @cache_randomness
@@ -292,9 +332,10 @@ class HideAndSeekFrames(BaseTransform):
     def _hide_list(self, frames: list, hidden: np.ndarray) -> list:
         out = []
         for frame, is_hidden in zip(frames, hidden.tolist(), strict=True):
-            frame = _as_fill_dtype(frame, self._fill_values)
+            if not self.keep_dtype:
+                frame = _as_fill_dtype(frame, self._fill_values)
             if is_hidden:
-                fill = self._fill_for(tuple(frame.shape))
+                fill = _rounded_for(self._fill_for(tuple(frame.shape)), frame.dtype)
                 if isinstance(frame, torch.Tensor):
                     frame = torch.empty_like(frame).copy_(torch.as_tensor(fill).to(frame.dtype))
                 else:
@@ -327,7 +368,8 @@ class HideAndSeekFrames(BaseTransform):
             if isinstance(value, list | tuple):
                 results[key] = self._hide_list(list(value), hidden)
                 continue
-            value = _as_fill_dtype(value, self._fill_values)
+            if not self.keep_dtype:
+                value = _as_fill_dtype(value, self._fill_values)
             step_shape = tuple(np.delete(np.array(value.shape, dtype=int), self.time_axis))
             results[key] = apply_hidden_steps(value, hidden, self._fill_for(step_shape),
                                               self.time_axis)
@@ -337,7 +379,7 @@ class HideAndSeekFrames(BaseTransform):
         return (
             f"{self.__class__.__name__}(hide_prob={self.hide_prob}, fill={self.fill!r}, "
             f"mean={self.mean}, segment_len={self.segment_len}, keys={self.keys}, "
-            f"time_axis={self.time_axis})"
+            f"time_axis={self.time_axis}, keep_dtype={self.keep_dtype})"
         )
 
 
