@@ -187,14 +187,16 @@ def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
     """
     if type(fill) in (int, float) or (
         type(fill) is tuple and all(type(v) in (int, float) for v in fill)
-    ):  # hashable: reuse the checked conversion of the previous images
-        return _fill_values_cached(fill, n_channels, dtype).copy()
+    ):  # hashable: reuse the checked conversion of the previous images (read-only)
+        return _fill_values_cached(fill, n_channels, dtype)
     return _convert_fill(fill, n_channels, dtype)
 
 
 @functools.lru_cache(maxsize=64)
 def _fill_values_cached(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
-    return _convert_fill(fill, n_channels, dtype)
+    values = _convert_fill(fill, n_channels, dtype)
+    values.flags.writeable = False
+    return values
 
 
 def _convert_fill(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
@@ -276,6 +278,38 @@ def _draw_cells(
     if size == 0:
         return _NOTHING_HIDDEN
     return HiddenCells(size, draws.uniform((-(-height // size), -(-width // size))) < hide_prob)
+
+
+class CellSampler:
+    """:func:`sample_hidden_cells` with its arguments checked once, for many images.
+
+    ``CellSampler(grid_sizes, hide_prob, rng)(height, width)`` draws exactly what
+    ``sample_hidden_cells(height, width, grid_sizes, hide_prob, rng)`` draws, without checking
+    the arguments again on every image (pipeline stages call it once per training image).
+
+    Args:
+        grid_sizes: Candidate cell sides in pixels, one drawn uniformly; 0 = no hiding.
+        hide_prob: Probability that each cell is hidden.
+        rng: numpy Generator or RandomState, int seed, or None (numpy's global state, read
+            at each call).
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+
+    def __init__(
+        self, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES, hide_prob: float = 0.5,
+        rng: Any = None,
+    ):
+        self.grid_sizes = check_grid_sizes(grid_sizes)
+        self.hide_prob = check_hide_prob(hide_prob)
+        self._draws = _GLOBAL_DRAWS if rng is None else _Draws(rng)
+
+    def __call__(self, height: int, width: int) -> HiddenCells:
+        """Draw the cells of one ``height`` x ``width`` image (sizes in pixels)."""
+        if type(height) is not int or type(width) is not int or height <= 0 or width <= 0:
+            height, width = _check_size(height, "height"), _check_size(width, "width")
+        return _draw_cells(height, width, self.grid_sizes, self.hide_prob, self._draws)
 
 
 def sample_hide_mask(
@@ -465,39 +499,65 @@ def _fill_cells_into(
     alike; any other non-contiguous view takes a slower per-pixel masked copy.
     """
     h_axis, w_axis = (1, 2) if c_axis == 0 else (0, 1)
-    flipped = tuple(axis for axis in range(img.ndim) if img.strides[axis] < 0)
-    base = np.flip(img, axis=flipped) if flipped else img
-    if not base.flags.c_contiguous:
-        _fill_cells_strided(img, hidden, fill_values, c_axis)
-        return
-    if c_axis in flipped and fill_values.ndim:
-        fill_values = fill_values[::-1]
+    if img.flags.c_contiguous:
+        base, flipped = img, ()
+    else:
+        flipped = tuple(axis for axis in range(img.ndim) if img.strides[axis] < 0)
+        base = np.flip(img, axis=flipped) if flipped else img
+        if not base.flags.c_contiguous:
+            _fill_cells_strided(img, hidden, fill_values, c_axis)
+            return
+        if c_axis in flipped and fill_values.ndim:
+            fill_values = fill_values[::-1]
     size = hidden.grid_size_px
-    height, width = img.shape[h_axis], img.shape[w_axis]
-    channels = 1 if c_axis is None else img.shape[c_axis]
-    outer, inner = (channels, 1) if c_axis == 0 else (1, channels)
-    pixel_bytes = inner * img.dtype.itemsize
-    row_bytes, cell_bytes = width * pixel_bytes, size * pixel_bytes
-    unit_bytes = math.gcd(row_bytes, cell_bytes)
-    unit = np.dtype(f"V{unit_bytes}")
-
-    base_units = base.reshape(outer, height, -1).view(np.uint8).view(unit)
-    fill_units = _fill_row(
-        fill_values.tobytes(), fill_values.ndim, outer, width, inner, img.dtype.str
-    ).view(unit)
+    outer, height, width, inner, n_units, unit, factor = _unit_layout(
+        img.shape, img.dtype.str, size, c_axis)
+    base_units = base.reshape(-1).view(unit).reshape(outer, height, n_units)
+    fill_units = _fill_units(fill_values.tobytes(), fill_values.ndim, outer, width, inner,
+                             img.dtype.str, unit)
     mask = hidden.cells
-    if cell_bytes != unit_bytes:
-        mask = mask.repeat(cell_bytes // unit_bytes, axis=1)
-    if mask.shape[1] * unit_bytes != row_bytes:  # the last cell is cut by the right edge
-        mask = mask[:, : row_bytes // unit_bytes]
+    if factor != 1:
+        mask = mask.repeat(factor, axis=1)
+    if mask.shape[1] != n_units:  # the last cell is cut by the right edge
+        mask = mask[:, :n_units]
     mask = mask.repeat(size, axis=0)
     if mask.shape[0] != height:
         mask = mask[:height]  # (H, units)
-    if h_axis in flipped:
-        mask = mask[::-1]
-    if w_axis in flipped:
-        mask = mask[:, ::-1]
+    if flipped:
+        if h_axis in flipped:
+            mask = mask[::-1]
+        if w_axis in flipped:
+            mask = mask[:, ::-1]
     np.copyto(base_units, fill_units[:, None, :], where=mask)
+
+
+@functools.lru_cache(maxsize=256)
+def _unit_layout(
+    shape: tuple[int, ...], dtype_str: str, size: int, c_axis: int | None
+) -> tuple[int, int, int, int, int, np.dtype, int]:
+    """How :func:`_fill_cells_into` sees an image (cached per shape, dtype and grid size).
+
+    Returns:
+        (outer, H, W, inner, units per row, unit dtype, units per cell), the unit being
+        ``gcd(row bytes, cell bytes)`` opaque bytes.
+    """
+    height, width = shape[1:3] if c_axis == 0 else shape[:2]
+    channels = 1 if c_axis is None else shape[c_axis]
+    outer, inner = (channels, 1) if c_axis == 0 else (1, channels)
+    pixel_bytes = inner * np.dtype(dtype_str).itemsize
+    row_bytes, cell_bytes = width * pixel_bytes, size * pixel_bytes
+    unit_bytes = math.gcd(row_bytes, cell_bytes)
+    return (outer, height, width, inner, row_bytes // unit_bytes, np.dtype(f"V{unit_bytes}"),
+            cell_bytes // unit_bytes)
+
+
+@functools.lru_cache(maxsize=64)
+def _fill_units(
+    fill_bytes: bytes, fill_ndim: int, outer: int, width: int, inner: int, dtype_str: str,
+    unit: np.dtype,
+) -> np.ndarray:
+    """:func:`_fill_row` viewed as ``unit`` elements: read-only (outer, units per row)."""
+    return _fill_row(fill_bytes, fill_ndim, outer, width, inner, dtype_str).view(unit)
 
 
 def _fill_cells_strided(

@@ -38,6 +38,7 @@ from mmcv.transforms.utils import cache_randomness
 
 from benchmark.hide_and_seek import (
     DEFAULT_GRID_SIZES,
+    CellSampler,
     HiddenCells,
     apply_hidden_cells,
     apply_hidden_steps,
@@ -173,11 +174,23 @@ class HideAndSeek(BaseTransform):
         self.keep_dtype = _check_bool(keep_dtype, "keep_dtype", "HideAndSeek")
         self._fill_values = _resolve_fill(fill, mean, "HideAndSeek")
         self._fill = _fill_arg(self._fill_values)
+        self._sampler = CellSampler(self.grid_sizes, self.hide_prob)  # numpy's global state
 
     @cache_randomness
     def _sample_cells(self, height: int, width: int) -> HiddenCells:
         """Grid size and hidden cells for one image (numpy's global random state)."""
-        return sample_hidden_cells(height, width, self.grid_sizes, self.hide_prob)
+        return self._sampler(height, width)
+
+    def _draw(self, height: int, width: int) -> HiddenCells:
+        """:meth:`_sample_cells`, skipping its decorator unless mmcv caches random params.
+
+        Inside ``mmcv.transforms.utils.cache_random_params`` the decorated method returns the
+        cached draw; otherwise the draw is the same, without the decorator's per-call copy of
+        itself (measured: ~4 µs, a third of the stage's own time on a 224x224 image).
+        """
+        if getattr(self, "_cache_enabled", False):
+            return self._sample_cells(height, width)
+        return self._sampler(height, width)
 
     @cache_randomness
     def _sample_cells_per_frame(self, shapes: tuple[tuple[int, int], ...]) -> list[HiddenCells]:
@@ -203,7 +216,7 @@ class HideAndSeek(BaseTransform):
                     f"HideAndSeek: frames of different sizes {sorted(set(shapes))} cannot "
                     "share one mask; resize them first or set share_mask_across_frames=False"
                 )
-            cells = [self._sample_cells(*shapes[0])] * len(frames)
+            cells = [self._draw(*shapes[0])] * len(frames)
         else:
             cells = self._sample_cells_per_frame(shapes)
         hidden = [self._hide(f, c) for f, c in zip(frames, cells, strict=True)]
@@ -226,7 +239,7 @@ class HideAndSeek(BaseTransform):
             )
         if "img" in results:
             img = results["img"]
-            results["img"] = self._hide(img, self._sample_cells(img.shape[0], img.shape[1]))
+            results["img"] = self._hide(img, self._draw(img.shape[0], img.shape[1]))
         if "imgs" in results:
             results["imgs"] = self._hide_clip(results["imgs"])
         return results
