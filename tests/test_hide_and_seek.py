@@ -10,6 +10,7 @@ import torch
 
 from benchmark.hide_and_seek import (
     DEFAULT_GRID_SIZES,
+    CellSampler,
     HiddenCells,
     apply_hidden_cells,
     apply_hide_mask,
@@ -427,3 +428,26 @@ def test_inplace_torch_and_read_only_and_nothing_hidden():
         apply_hidden_cells(frozen, hidden, 0, channel_axis=0, inplace=True)
     nothing = HiddenCells(0, np.zeros((0, 0), dtype=bool))
     assert apply_hidden_cells(frozen, nothing, 0, channel_axis=0, inplace=True) is frozen
+
+
+def test_cell_sampler_draws_what_sample_hidden_cells_draws():
+    for rng_a, rng_b in ((np.random.default_rng(3), np.random.default_rng(3)),
+                         (np.random.RandomState(5), np.random.RandomState(5))):
+        sampler = CellSampler((0, 8, 13), 0.3, rng=rng_a)
+        for height, width in ((40, 40), (37, 61), (256, 128)) * 4:
+            want = sample_hidden_cells(height, width, (0, 8, 13), 0.3, rng=rng_b)
+            got = sampler(height, width)
+            assert got.grid_size_px == want.grid_size_px
+            np.testing.assert_array_equal(got.cells, want.cells)
+    np.random.seed(11)
+    want = [sample_hidden_cells(30, 50, (4, 9)) for _ in range(5)]
+    np.random.seed(11)
+    sampler = CellSampler((4, 9))  # numpy's global state, read at each call
+    for expected in want:
+        got = sampler(30, 50)
+        assert got.grid_size_px == expected.grid_size_px
+        np.testing.assert_array_equal(got.cells, expected.cells)
+    with pytest.raises(ValueError, match="hide_prob"):
+        CellSampler(hide_prob=2)
+    with pytest.raises(ValueError, match="height"):
+        CellSampler()(0, 5)

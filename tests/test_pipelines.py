@@ -188,6 +188,20 @@ def test_mmpretrain_pipeline_zero_after_cls_preprocessor(tiny_imagenet_images, k
                            out_plain["data_samples"][i].gt_label)
 
 
+def test_cache_random_params_repeats_the_draw():
+    from mmcv.transforms.utils import cache_random_params
+
+    stage = HideAndSeek(grid_sizes=(4, 8), fill=0)
+    img = np.full((32, 32, 3), 200, np.uint8)
+    np.random.seed(0)
+    with cache_random_params(stage):
+        first = stage(dict(img=img.copy()))["img"]
+        masks = [(stage(dict(img=img.copy()))["img"] == 0).tobytes() for _ in range(5)]
+    assert set(masks) == {(first == 0).tobytes()}
+    outside = {(stage(dict(img=img.copy()))["img"] == 0).tobytes() for _ in range(5)}
+    assert len(outside) > 1  # outside the context every call draws anew
+
+
 def test_uint8_kept_with_rounded_mean_or_always_promoted():
     img = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     out = HideAndSeek(grid_sizes=(8,), fill=0, keep_dtype=False)(dict(img=img.copy()))
