@@ -10,12 +10,13 @@ Two real pipelines, each built from the classification task's configs and the me
 
 mmengine's collate and the model's data preprocessor (normalization) are included. Baseline and
 HaS (uint8 kept, the default) and HaS with ``keep_dtype=False`` (float32, exact 0) are
-interleaved pass by pass in one process on one core; images/s is CPU time of this thread (like
-``bench_has_speed.py``), and each HaS case's extra time per image is reported in percent.
-On a machine whose speed drifts between passes (shared or virtual CPUs: ±25% pass to pass
-seen here) that A/B figure is noisy, so the HaS stage is also timed inside its own passes:
-``has_stage_share_in_pass`` is the stage's CPU time over the rest of the same pass (with
-``keep_dtype=True`` the stage writes into the image, so nothing downstream changes).
+interleaved batch by batch in one process on one core (a machine whose speed drifts -- ±25%
+from one pass to the next was seen here on virtual CPUs -- then slows every case alike);
+images/s is CPU time of this thread (like ``bench_has_speed.py``). Reported: each HaS case's
+extra time per image in percent, with and without the data preprocessor (``_loader_only``:
+what the CPU data workers pay when the preprocessor runs on the GPU), and the HaS stage's own
+CPU time (timed around the stage inside the same batches) as a share of everything else --
+with ``keep_dtype=True`` the stage writes into the image, so nothing downstream changes.
 
 Usage::
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -121,13 +121,58 @@ def _time_has_stage(loader) -> _TimedStage:
     return transforms[index]
 
 
-def _one_pass(loader, preprocessor) -> tuple[int, float]:
-    start = time.thread_time()
-    images = 0
-    for batch in loader:
-        out = preprocessor(batch, training=True)
-        images += out["inputs"].shape[0]
-    return images, time.thread_time() - start
+def _interleaved_pass(loaders: dict, timed: _TimedStage) -> dict[str, dict[str, float]]:
+    """One pass over every loader, batch by batch in turn (drift hits all cases alike).
+
+    Returns:
+        Per case: images, loader seconds (transforms + collate), preprocessor seconds, and for
+        ``has`` the HaS stage's own seconds (inside the loader seconds).
+    """
+    iterators = {name: iter(loader) for name, (loader, _) in loaders.items()}
+    sums = {name: dict(images=0, loader=0.0, preprocessor=0.0, stage=0.0) for name in loaders}
+    while iterators:
+        for name in list(iterators):
+            before_stage = timed.seconds
+            start = time.thread_time()
+            batch = next(iterators[name], None)
+            loaded = time.thread_time()
+            if batch is None:
+                del iterators[name]
+                continue
+            out = loaders[name][1](batch, training=True)
+            done = time.thread_time()
+            case = sums[name]
+            case["images"] += out["inputs"].shape[0]
+            case["loader"] += loaded - start
+            case["preprocessor"] += done - loaded
+            case["stage"] += timed.seconds - before_stage if name == "has" else 0.0
+    return sums
+
+
+def _rows(pipeline: str, passes: list[dict[str, dict[str, float]]]) -> list[tuple]:
+    """Images/s and overheads (percent of the baseline's time per image) over all passes."""
+    names = list(passes[0])
+    total = {n: {k: sum(p[n][k] for p in passes) for k in passes[0][n]} for n in names}
+    rows = []
+    for name in names:
+        case = total[name]
+        seconds = case["loader"] + case["preprocessor"]
+        rows.append((pipeline, name, f"{case['images'] / seconds:.1f}", "images/s"))
+    base = total["baseline"]
+    for name in names[1:]:
+        case = total[name]
+        with_pre = (case["loader"] + case["preprocessor"]) / (base["loader"] + base["preprocessor"])
+        rows.append((pipeline, f"{name}_overhead", f"{100 * (with_pre - 1):.2f}", "percent"))
+        rows.append((pipeline, f"{name}_overhead_loader_only",
+                     f"{100 * (case['loader'] / base['loader'] - 1):.2f}", "percent"))
+    has = total["has"]
+    rest = has["loader"] + has["preprocessor"] - has["stage"]
+    rows.append((pipeline, "has_stage_share", f"{100 * has['stage'] / rest:.2f}", "percent"))
+    rows.append((pipeline, "has_stage_share_loader_only",
+                 f"{100 * has['stage'] / (has['loader'] - has['stage']):.2f}", "percent"))
+    rows.append((pipeline, "has_stage_us_per_image",
+                 f"{1e6 * has['stage'] / has['images']:.1f}", "microseconds"))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,25 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         loaders = {name: _loader_and_preprocessor(method, pipeline, args.batch_size,
                                                   args.images, keep_dtype)
                    for name, method, keep_dtype in CASES}
-        rates: dict[str, list[float]] = {m: [] for m in loaders}
         timed = _time_has_stage(loaders["has"][0])
-        in_pass: list[float] = []
-        for _ in range(args.passes):
-            for method, (loader, pre) in loaders.items():
-                before = timed.seconds
-                images, seconds = _one_pass(loader, pre)
-                rates[method].append(images / seconds)
-                if method == "has":  # the stage's share of this very pass: no drift between
-                    stage = timed.seconds - before
-                    in_pass.append(100 * stage / (seconds - stage))
-        median = {m: statistics.median(r) for m, r in rates.items()}
-        rows += [(pipeline, m, f"{v:.1f}", "images/s") for m, v in median.items()]
-        for name in median:
-            if name != "baseline":  # extra time per image relative to the baseline
-                overhead = 100 * (median["baseline"] / median[name] - 1)
-                rows.append((pipeline, f"{name}_overhead", f"{overhead:.2f}", "percent"))
-        rows.append((pipeline, "has_stage_share_in_pass", f"{statistics.median(in_pass):.2f}",
-                     "percent"))
+        _interleaved_pass(loaders, timed)  # warm-up: file cache, allocator
+        rows += _rows(pipeline, [_interleaved_pass(loaders, timed) for _ in range(args.passes)])
     print("| pipeline | case | value | unit |\n|---|---|---:|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
