@@ -12,6 +12,8 @@ with :func:`insert_stages` relative to an anchor stage instead of copying lists.
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +70,58 @@ def get_method(name: str) -> Method:
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; known methods: {', '.join(METHODS)}")
     return METHODS[name]
+
+
+#: Spec options (``--option KEY=VALUE``, ``hasbench run --has-...``, suite ``options``) that
+#: override a hiding method's HaS arguments; part of the run id like any option.
+HAS_OPTIONS = {
+    "has_grid_sizes_px": "--has-grid-sizes",
+    "has_hide_prob": "--has-hide-prob",
+}
+
+
+def method_for(name: str, options: Mapping[str, Any] | None = None) -> Method:
+    """The method ``name`` with the HaS arguments of a run's options applied.
+
+    ``has_grid_sizes_px`` (pixels at the 224-pixel reference, scaled like the paper's for
+    smaller inputs) and ``has_hide_prob`` override the ``has`` / ``has+random_erasing``
+    defaults; ``has_hide_prob`` also applies to the fixed-grid ``has-16`` ... variants. They
+    are checked here, before anything is trained.
+
+    Raises:
+        ValueError: naming the option (and its ``hasbench run`` flag), what is wrong and the fix.
+    """
+    from benchmark.hide_and_seek import check_grid_sizes, check_hide_prob
+
+    method = get_method(name)
+    given = {key: options[key] for key in HAS_OPTIONS if options and key in options}
+    if not given:
+        return method
+    flags = " / ".join(f"{key} ({HAS_OPTIONS[key]})" for key in given)
+    if not method.hides:
+        raise ValueError(
+            f"{flags} set for method {name!r}, which does not hide; use a HaS method "
+            f"({', '.join(n for n, m in METHODS.items() if m.hides)}) or drop the option"
+        )
+    changes: dict[str, Any] = {}
+    if "has_grid_sizes_px" in given:
+        if len(method.grid_sizes_px) == 1:
+            raise ValueError(
+                f"method {name!r} fixes the grid at {method.grid_sizes_px[0]} px; use method "
+                "'has' with has_grid_sizes_px (--has-grid-sizes) to choose other sizes"
+            )
+        changes["grid_sizes_px"] = _checked("has_grid_sizes_px", given, check_grid_sizes)
+    if "has_hide_prob" in given:
+        changes["hide_prob"] = _checked("has_hide_prob", given, check_hide_prob)
+    return dataclasses.replace(method, **changes)
+
+
+def _checked(key: str, given: Mapping[str, Any], check: Any) -> Any:
+    """``check(given[key])``, its ValueError prefixed with the option and its flag."""
+    try:
+        return check(given[key])
+    except ValueError as err:
+        raise ValueError(f"option {key} ({HAS_OPTIONS[key]}): {err}") from None
 
 
 def scale_grid_sizes(
@@ -229,7 +283,7 @@ def _train_dataset_cfgs(cfg: Any) -> list[Any]:
 
 def apply_method_to_mm_config(
     cfg: Any,
-    method_name: str,
+    method_name: str | Method,
     *,
     scope: str,
     image_hw: tuple[int, int],
@@ -242,7 +296,8 @@ def apply_method_to_mm_config(
     Args:
         cfg: An ``mmengine.Config`` (or dict) with ``train_dataloader`` and
             ``model.data_preprocessor`` (or a top-level ``data_preprocessor``).
-        method_name: A name from :data:`METHODS`.
+        method_name: A name from :data:`METHODS`, or a :class:`Method` (e.g. from
+            :func:`method_for`, with a run's HaS options applied).
         scope: ``"mmpretrain"``, ``"mmseg"`` or ``"mmaction"``.
         image_hw: Training input (height, width) in pixels.
         anchor: Stage type to insert before; defaults to :data:`MM_ANCHORS` ``[scope]``.
@@ -250,7 +305,7 @@ def apply_method_to_mm_config(
     Returns:
         (new_cfg, method_params).
     """
-    method = get_method(method_name)
+    method = method_name if isinstance(method_name, Method) else get_method(method_name)
     new_cfg = copy.deepcopy(cfg)
     preprocessor = new_cfg.get("data_preprocessor") or new_cfg["model"].get("data_preprocessor")
     stages, params = mm_method_stages(

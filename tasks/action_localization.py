@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from benchmark import mmrun
-from benchmark.methods import get_method, insert_stages
+from benchmark.methods import insert_stages, method_for
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
 from tasks.base import DatasetInfo, Task, require_paths
@@ -56,7 +56,6 @@ FEATURE_KEY = "snippet_features"
 ANNOTATION_NAMES = ("thumos14.json", "annotations/thumos14.json")
 #: HaS on feature sequences: hidden segment length(s) in training snippets, drawn per video.
 HAS_SEGMENT_SNIPPETS = 4
-HAS_HIDE_PROB = 0.5
 #: Feature-level random erasing (Zhong et al.'s p and area range, on the time axis).
 ERASE = dict(prob=0.5, min_fraction=0.02, max_fraction=0.4, fill=0.0)
 DEFAULTS: dict[str, Any] = dict(max_train_videos=None, max_test_videos=None, train_snippets=None,
@@ -127,7 +126,7 @@ def feature_timeline(root: Path, options: dict[str, Any]) -> tuple[float, float 
 
 def method_stages(method_name: str, options: dict[str, Any]) -> tuple[list[dict], dict[str, Any]]:
     """The training-pipeline stages of a method on feature sequences, and what to record."""
-    method = get_method(method_name)
+    method = method_for(method_name, options)
     stages: list[dict] = []
     params: dict[str, Any] = {"method": method.name}
     if method.erases:
@@ -139,8 +138,9 @@ def method_stages(method_name: str, options: dict[str, Any]) -> tuple[list[dict]
     if method.hides:
         segment = int(options["segment_snippets"])
         stages.append(dict(type="mmaction.HideAndSeekFrames", keys=(FEATURE_KEY,),
-                           hide_prob=HAS_HIDE_PROB, segment_len=segment, fill=0.0, time_axis=0))
-        params.update(has_segment_snippets=segment, has_hide_prob=HAS_HIDE_PROB,
+                           hide_prob=method.hide_prob, segment_len=segment, fill=0.0,
+                           time_axis=0))
+        params.update(has_segment_snippets=segment, has_hide_prob=method.hide_prob,
                       has_fill="0 after standardization (training mean feature)",
                       has_train_snippets=int(options["train_snippets"]))
     return stages, params
@@ -169,8 +169,14 @@ class ActionLocalizationTask(Task):
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys rejected)."""
-        passthrough = {"batch_size", "num_workers", "launcher", "log_level"}
+        passthrough = {"batch_size", "num_workers", "launcher", "log_level", "has_hide_prob"}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
+        if "has_grid_sizes_px" in unknown:
+            raise ValueError(
+                "option has_grid_sizes_px (--has-grid-sizes) does not apply to "
+                "action_localization: HaS hides segments of snippets here; set their length "
+                "with --option segment_snippets=N"
+            )
         if unknown:
             raise ValueError(
                 f"unknown options {sorted(unknown)} for action_localization; known: "

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark import face_data
-from benchmark.methods import apply_method_to_mm_config
+from benchmark.methods import apply_method_to_mm_config, method_for
 from benchmark.mmrun import run_mm
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
@@ -183,7 +183,8 @@ class AgeGenderTask(Task):
             head.pop("num_genders")
             head.pop("gender_loss")
             cfg.val_evaluator = cfg.test_evaluator = [dict(type="MAE")]
-        cfg, params = apply_method_to_mm_config(cfg, spec.method, scope="mmpretrain",
+        method = method_for(spec.method, spec.option_dict)
+        cfg, params = apply_method_to_mm_config(cfg, method, scope="mmpretrain",
                                                 image_hw=(image_px, image_px))
         facts = {
             "heads": "age+gender" if has_gender else "age",

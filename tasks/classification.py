@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.methods import apply_method_to_mm_config
+from benchmark.methods import apply_method_to_mm_config, method_for
 from benchmark.mmrun import run_mm
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
@@ -155,7 +155,8 @@ class ClassificationTask(Task):
         else:
             cfg.val_evaluator = cfg.test_evaluator = dict(type="Accuracy", topk=(1, 5))
         return apply_method_to_mm_config(
-            cfg, spec.method, scope="mmpretrain", image_hw=INPUT_HW[family]
+            cfg, method_for(spec.method, spec.option_dict), scope="mmpretrain",
+            image_hw=INPUT_HW[family],
         )
 
     @staticmethod

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark import face_data
-from benchmark.methods import apply_method_to_mm_config
+from benchmark.methods import apply_method_to_mm_config, method_for
 from benchmark.mmrun import run_mm
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
@@ -161,7 +161,8 @@ class EmotionTask(Task):
         cfg.model.head.num_classes = cfg.data_preprocessor.num_classes = num_classes
         mean, std = pixel_mean_std(train.samples)
         cfg.data_preprocessor.mean, cfg.data_preprocessor.std = [mean] * 3, [std] * 3
-        cfg, params = apply_method_to_mm_config(cfg, spec.method, scope="mmpretrain",
+        method = method_for(spec.method, spec.option_dict)
+        cfg, params = apply_method_to_mm_config(cfg, method, scope="mmpretrain",
                                                 image_hw=INPUT_HW)
         return cfg, params, (mean, std)
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.methods import get_method, scale_grid_sizes
+from benchmark.methods import HAS_OPTIONS, method_for, scale_grid_sizes
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
 from tasks.base import DatasetInfo, Task
@@ -329,8 +329,8 @@ class ReidTask(Task):
 
     def config(self, spec: RunSpec) -> dict[str, Any]:
         """The run's settings: the model's YAML, the options, and ``spec.epochs``."""
-        cfg = apply_options(load_config(CONFIG_DIR / MODEL_CONFIGS[spec.model]),
-                            spec.option_dict)
+        config_options = {k: v for k, v in spec.option_dict.items() if k not in HAS_OPTIONS}
+        cfg = apply_options(load_config(CONFIG_DIR / MODEL_CONFIGS[spec.model]), config_options)
         if spec.epochs is not None:
             cfg["train"]["max_epoch"] = int(spec.epochs)
         return cfg
@@ -413,7 +413,7 @@ def build_datamanager(cfg: dict[str, Any], spec: RunSpec, source: str, use_gpu: 
         (datamanager, method_params).
     """
     torchreid = import_torchreid()
-    method = get_method(spec.method)
+    method = method_for(spec.method, spec.option_dict)
     data = cfg["data"]
     transforms = [*data["transforms"], *(["random_erase"] if method.erases else [])]
     datamanager = torchreid.data.ImageDataManager(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.methods import apply_method_to_mm_config
+from benchmark.methods import apply_method_to_mm_config, method_for
 from benchmark.mmrun import run_mm
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
@@ -264,7 +264,8 @@ class SegmentationTask(Task):
         if options.get("launcher", "none") == "none":
             use_plain_batchnorm(cfg.model)
         crop_hw = tuple(cfg.model.data_preprocessor["size"])
-        cfg, params = apply_method_to_mm_config(cfg, spec.method, scope="mmseg",
+        method = method_for(spec.method, spec.option_dict)
+        cfg, params = apply_method_to_mm_config(cfg, method, scope="mmseg",
                                                 image_hw=crop_hw)
         params["crop_hw_px"] = list(crop_hw)
         if "re_type" in params:

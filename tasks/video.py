@@ -34,7 +34,14 @@ from typing import Any
 import numpy as np
 
 from benchmark import mmrun
-from benchmark.methods import HAS_FILL_NOTE, apply_method_to_mm_config, get_method, insert_stages
+from benchmark.methods import (
+    HAS_FILL_NOTE,
+    HAS_OPTIONS,
+    Method,
+    apply_method_to_mm_config,
+    insert_stages,
+    method_for,
+)
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
 from tasks.base import DatasetInfo, Task, require_paths
@@ -119,7 +126,7 @@ class VideoTask(Task):
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys and bad values rejected)."""
-        passthrough = {"batch_size", "num_workers", "launcher", "log_level"}
+        passthrough = {"batch_size", "num_workers", "launcher", "log_level", *HAS_OPTIONS}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
         if unknown:
             raise ValueError(f"unknown options {sorted(unknown)} for video; known: "
@@ -127,6 +134,9 @@ class VideoTask(Task):
         options = {**DEFAULTS, **spec.option_dict}
         if options["has_mode"] not in HAS_MODES:
             raise ValueError(f"has_mode must be one of {HAS_MODES}, got {options['has_mode']!r}")
+        if options["has_mode"] == "frames" and "has_grid_sizes_px" in options:
+            raise ValueError("option has_grid_sizes_px (--has-grid-sizes) needs has_mode "
+                             "spatial; has_mode frames hides whole frames (set segment_frames)")
         return options
 
     def check(self, spec: RunSpec) -> None:
@@ -154,7 +164,7 @@ class VideoTask(Task):
                       frame_hw: tuple[int, int]) -> tuple[Any, dict[str, Any]]:
         from benchmark.methods import mean_in_pipeline_order
 
-        method = get_method(method_name)
+        method = method_for(method_name, options)
         mean = mean_in_pipeline_order(cfg.model.data_preprocessor)
         params: dict[str, Any] = {"method": method.name}
         stages: list[dict] = []
@@ -165,7 +175,9 @@ class VideoTask(Task):
                           re_fill_color=[round(v) for v in mean],
                           re_type="mmaction2 RandomErasing (same rectangle in every frame)")
         if method.hides and options["has_mode"] == "spatial":
-            cfg, has_params = apply_method_to_mm_config(cfg, "has", scope="mmaction",
+            has_only = Method("has", hides=True, grid_sizes_px=method.grid_sizes_px,
+                              hide_prob=method.hide_prob)
+            cfg, has_params = apply_method_to_mm_config(cfg, has_only, scope="mmaction",
                                                         image_hw=frame_hw)
             params.update({k: v for k, v in has_params.items() if k != "method"},
                           has_mode="spatial (one mask shared by the clip's frames)")

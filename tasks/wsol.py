@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.datasets import wsol_layouts as layouts
-from benchmark.methods import METHODS, apply_method_to_mm_config
+from benchmark.methods import METHODS, apply_method_to_mm_config, method_for
 from benchmark.mmrun import latest_checkpoint
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec, TaskOutput
@@ -151,7 +151,8 @@ class WSOLTask(Task):
         if spec.option_dict.get("val_interval"):
             cfg.train_cfg.val_interval = int(spec.option_dict["val_interval"])
         input_hw = DATASET_CONFIGS[spec.dataset][1]
-        return apply_method_to_mm_config(cfg, spec.method, scope="mmpretrain", image_hw=input_hw)
+        method = method_for(spec.method, spec.option_dict)
+        return apply_method_to_mm_config(cfg, method, scope="mmpretrain", image_hw=input_hw)
 
     def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
         """Train with labels only, test the localization, write the CAM figure."""

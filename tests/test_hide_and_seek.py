@@ -391,14 +391,17 @@ def _views(base):
         "flip_w": (np.flip(base, axis=1), -1),  # mmcv imflip horizontal
         "flip_h": (np.flip(base, axis=0), -1),
         "flip_hw_bgr": (base[::-1, ::-1, ::-1], -1),
-        "crop": (base[3:-2, 5:-4], -1),  # strided rows: the per-pixel fallback
-        "chw_view": (base.transpose(2, 0, 1), 0),
+        "crop": (base[3:-2, 5:-4], -1),  # rows apart (RandomCrop's view)
+        "flipped_crop": (base[3:-2, 5:-4][:, ::-1], -1),
+        "every_other_column": (base[:, ::2], -1),  # pixels apart: the per-pixel fallback
+        "chw_view": (base.transpose(2, 0, 1), 0),  # channel-first view of HWC memory
+        "chw_crop": (np.ascontiguousarray(base.transpose(2, 0, 1))[:, 2:-3, 1:-1], 0),
     }
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 @pytest.mark.parametrize("view", ["contiguous", "flip_w", "flip_h", "flip_hw_bgr", "crop",
-                                  "chw_view"])
+                                  "flipped_crop", "every_other_column", "chw_view", "chw_crop"])
 def test_inplace_writes_through_any_view_exactly(dtype, view):
     rng = np.random.default_rng(1)
     for grid in ((16,), (7,), (44,)):
