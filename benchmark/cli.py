@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="task option, e.g. batch_size=32 (repeatable)")
     run.add_argument("--work-dir", help="parent of the run's work dir (default RESULTS/work)")
     run.add_argument("--results", default=DEFAULT_RESULTS)
+    has = run.add_argument_group("HaS arguments (methods that hide; part of the run id)")
+    has.add_argument("--has-grid-sizes", metavar="PX,PX,...",
+                     help="cell sides in pixels at the 224-pixel reference, 0 = not hidden "
+                          "(default 0,16,32,44,56; scaled like them for smaller inputs)")
+    has.add_argument("--has-hide-prob", metavar="P",
+                     help="probability that each cell is hidden (default 0.5)")
 
     suite = sub.add_parser("suite", help="run a suite's runs, skipping finished ones")
     suite.add_argument("name")
@@ -133,6 +139,29 @@ def _parse_options(pairs: list[str]) -> tuple:
     return tuple(sorted(options.items()))
 
 
+def _has_options(args: argparse.Namespace) -> dict:
+    """The ``--has-*`` flags as spec options (checked with the method before training)."""
+    options: dict = {}
+    if args.has_grid_sizes is not None:
+        parts = [p.strip() for p in args.has_grid_sizes.split(",")]
+        try:
+            options["has_grid_sizes_px"] = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(
+                f"--has-grid-sizes takes comma-separated whole pixels, e.g. 0,16,32,44,56; "
+                f"got {args.has_grid_sizes!r}"
+            ) from None
+    if args.has_hide_prob is not None:
+        try:
+            options["has_hide_prob"] = float(args.has_hide_prob)
+        except ValueError:
+            raise ValueError(
+                f"--has-hide-prob takes a probability in [0, 1], e.g. 0.5; got "
+                f"{args.has_hide_prob!r}"
+            ) from None
+    return options
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one spec and print its metrics."""
     from benchmark.runner import run_one
@@ -143,6 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         model=args.model, seed=args.seed, epochs=args.epochs, device=args.device,
         options=_parse_options(args.option), synthetic=args.synthetic,
     )
+    spec = spec.with_options(**_has_options(args))
     record = run_one(spec, args.results, work_root=args.work_dir)
     print(json.dumps({"run_id": record.run_id, "status": record.status,
                       "metrics": record.metrics, "reason": record.reason}, indent=1))

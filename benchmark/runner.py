@@ -96,11 +96,11 @@ def prepare(spec: RunSpec, results_dir: Path) -> tuple[Any, RunSpec]:
         ValueError: naming the problem and the fix (unknown task/method/dataset/model,
             missing data root, wrong layout, unwritable results dir).
     """
-    from benchmark.methods import get_method
+    from benchmark.methods import method_for
     from tasks import get_task
 
     task = get_task(spec.task)
-    get_method(spec.method)
+    method_for(spec.method, spec.option_dict)  # the method, and its HaS options, checked
     resolved = task.resolve(spec)
     if spec.synthetic and spec.data_root is None:
         info = task.dataset_info(resolved.dataset)

@@ -82,3 +82,41 @@ def test_argparse_errors_exit_non_zero():
 def test_informational_commands_run(capsys, command):
     code, out = _run(capsys, *command)
     assert code == 0 and "classification" in out.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--method", "has", "--has-grid-sizes", "16,x"], "--has-grid-sizes takes"),
+        (["--method", "has", "--has-grid-sizes", "16,-8"], "non-negative ints"),
+        (["--method", "has", "--has-hide-prob", "1.5"], "has_hide_prob (--has-hide-prob)"),
+        (["--method", "has", "--has-hide-prob", "half"], "--has-hide-prob takes"),
+        (["--method", "baseline", "--has-hide-prob", "0.3"], "does not hide"),
+        (["--method", "has-32", "--has-grid-sizes", "0,16"], "fixes the grid"),
+        (["--method", "has", "--option", "has_grid_sizes_px=[]"], "grid_sizes is empty"),
+    ],
+)
+def test_bad_has_arguments_fail_before_training(capsys, tmp_path, tiny_cifar10, argv, message):
+    results = tmp_path / "res"
+    code, out = _run(capsys, "run", "classification", "--dataset", "cifar10",
+                     "--data-root", str(tiny_cifar10), "--results", str(results), *argv)
+    assert code == 2 and message in out.err, out.err
+    assert not (results / "records").exists() and not (results / "work").exists()
+
+
+def test_has_arguments_reach_the_stage_and_the_run_id(tiny_cifar10):
+    from benchmark.methods import method_for
+    from benchmark.spec import RunSpec
+    from tasks import get_task
+
+    task = get_task("classification")
+    base = RunSpec("classification", method="has", dataset="cifar10",
+                   data_root=str(tiny_cifar10), model="resnet-tiny-cifar")
+    custom = base.with_options(has_grid_sizes_px=[0, 112], has_hide_prob=0.25)
+    assert custom.run_id() != base.run_id()
+    cfg, params = task.build_config(task.resolve(custom))
+    stage = next(s for s in cfg.train_dataloader.dataset.pipeline
+                 if s["type"].endswith("HideAndSeek"))
+    assert tuple(stage["grid_sizes"]) == (0, 16)  # 112 px at 224 -> 16 px at 32
+    assert stage["hide_prob"] == 0.25 and params["has_hide_prob"] == 0.25
+    assert method_for("has+random_erasing", {"has_hide_prob": 0.1}).erases

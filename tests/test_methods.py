@@ -80,3 +80,28 @@ def test_apply_method_baseline_and_random_erasing():
     assert types == ["RandomFlip", "mmpretrain.RandomErasing", "mmpretrain.HideAndSeek",
                      "PackInputs"]
     assert params["re_fill_color"] == [30, 20, 10]
+
+
+def test_has_options_per_task_before_training():
+    from benchmark.spec import RunSpec
+    from tasks import get_task
+
+    def spec(task, **options):
+        return RunSpec(task, method="has").with_options(**options)
+
+    loc = get_task("action_localization")
+    assert loc.options(spec("action_localization", has_hide_prob=0.3))["has_hide_prob"] == 0.3
+    from tasks.action_localization import method_stages
+
+    options = {**loc.options(spec("action_localization", has_hide_prob=0.3)), "train_snippets": 64}
+    stages, params = method_stages("has", options)
+    assert stages[0]["hide_prob"] == 0.3 and params["has_hide_prob"] == 0.3
+    with pytest.raises(ValueError, match="segment_snippets"):
+        loc.options(spec("action_localization", has_grid_sizes_px=[0, 16]))
+    video = get_task("video")
+    assert video.options(spec("video", has_grid_sizes_px=[0, 16]))["has_grid_sizes_px"] == [0, 16]
+    with pytest.raises(ValueError, match="has_mode spatial"):
+        video.options(spec("video", has_mode="frames", has_grid_sizes_px=[0, 16]))
+    reid = get_task("reid")
+    resolved = reid.resolve(spec("reid", has_hide_prob=0.3))
+    assert "has_hide_prob" not in str(reid.config(resolved))  # HaS options stay out of YAML
