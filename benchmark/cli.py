@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
                           "(default 0,16,32,44,56; scaled like them for smaller inputs)")
     has.add_argument("--has-hide-prob", metavar="P",
                      help="probability that each cell is hidden (default 0.5)")
+    has.add_argument("--has-placement", choices=["pipeline", "preprocessor"],
+                     help="OpenMMLab tasks: hide each image in the data pipeline (default; "
+                          "uint8, rounded mean) or the normalized batch in the data "
+                          "preprocessor (exact 0, on the model's device: for GPU runs)")
 
     suite = sub.add_parser("suite", help="run a suite's runs, skipping finished ones")
     suite.add_argument("name")
@@ -151,6 +155,8 @@ def _has_options(args: argparse.Namespace) -> dict:
                 f"--has-grid-sizes takes comma-separated whole pixels, e.g. 0,16,32,44,56; "
                 f"got {args.has_grid_sizes!r}"
             ) from None
+    if args.has_placement is not None:
+        options["has_placement"] = args.has_placement
     if args.has_hide_prob is not None:
         try:
             options["has_hide_prob"] = float(args.has_hide_prob)

@@ -774,6 +774,7 @@ def hide_patches_batch(
     hide_prob: float = 0.5,
     fill: Any = 0.0,
     generator: torch.Generator | None = None,
+    inplace: bool = False,
 ) -> torch.Tensor:
     """Hide-and-Seek a batch: an independent mask per sample, vectorized on ``x``'s device.
 
@@ -783,9 +784,11 @@ def hide_patches_batch(
         hide_prob: Probability that each cell is hidden.
         fill: Number or per-channel sequence (C values), in the tensor's units.
         generator: torch Generator on ``x``'s device, or None for torch's global one.
+        inplace: Write into ``x`` (no second batch in memory) instead of a new tensor.
 
     Returns:
-        A new tensor (same shape, dtype, device); ``x`` is not modified.
+        A new tensor (same shape, dtype, device), ``x`` unmodified; ``x`` itself when
+        ``inplace``.
 
     Raises:
         ValueError: naming the bad argument.
@@ -798,10 +801,13 @@ def hide_patches_batch(
     mask = sample_hide_mask_batch(
         n, height, width, grid_sizes, hide_prob, generator=generator, device=x.device
     )
+    if inplace and not values.ndim:
+        return x.masked_fill_(mask[:, None], values.item())
     fill_t = torch.as_tensor(values, device=x.device).to(x.dtype)
     if fill_t.ndim:
         fill_t = fill_t.view(1, channels, 1, 1)
-    return torch.where(mask[:, None], fill_t, x)
+    out = torch.where(mask[:, None], fill_t, x)
+    return x.copy_(out) if inplace else out
 
 
 def hide_frames(

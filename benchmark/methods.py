@@ -26,6 +26,8 @@ HAS_FILL_NOTE = (
     "dataset mean pixel in pixel space, rounded to the image dtype (uint8: within 0.5/std of 0 "
     "after normalization)"
 )
+#: How HaS fills in the data preprocessor (``has_placement=preprocessor``).
+HAS_BATCH_FILL_NOTE = "0 in the normalized batch (exactly the dataset mean pixel)"
 #: Where each OpenMMLab library's training pipeline takes the method's stages (inserted before).
 MM_ANCHORS = {"mmpretrain": "PackInputs", "mmseg": "PackSegInputs", "mmaction": "FormatShape"}
 
@@ -40,6 +42,10 @@ class Method:
         erases: Whether the framework's random erasing is inserted.
         grid_sizes_px: HaS grid sizes in pixels at the 224-pixel reference input.
         hide_prob: Probability that each cell is hidden.
+        placement: Where OpenMMLab runs hide: ``"pipeline"`` (the per-image ``HideAndSeek``
+            stage in the data workers, uint8 with the rounded mean) or ``"preprocessor"``
+            (the normalized batch in the data preprocessor, fill exactly 0, on the model's
+            device: ``benchmark.pipelines.preprocessors``).
     """
 
     name: str
@@ -47,6 +53,7 @@ class Method:
     erases: bool = False
     grid_sizes_px: tuple[int, ...] = ()
     hide_prob: float = 0.5
+    placement: str = "pipeline"
 
 
 METHODS: dict[str, Method] = {
@@ -77,6 +84,15 @@ def get_method(name: str) -> Method:
 HAS_OPTIONS = {
     "has_grid_sizes_px": "--has-grid-sizes",
     "has_hide_prob": "--has-hide-prob",
+    "has_placement": "--has-placement",
+}
+#: Where an OpenMMLab run can hide (see :class:`Method`).
+HAS_PLACEMENTS = ("pipeline", "preprocessor")
+#: Where an OpenMMLab library's HaS preprocessor lives (benchmark.pipelines.preprocessors).
+HAS_PREPROCESSORS = {
+    "mmpretrain": "mmpretrain.HideAndSeekClsDataPreprocessor",
+    "mmseg": "mmseg.HideAndSeekSegDataPreProcessor",
+    "mmaction": "mmaction.HideAndSeekActionDataPreprocessor",
 }
 
 
@@ -85,7 +101,8 @@ def method_for(name: str, options: Mapping[str, Any] | None = None) -> Method:
 
     ``has_grid_sizes_px`` (pixels at the 224-pixel reference, scaled like the paper's for
     smaller inputs) and ``has_hide_prob`` override the ``has`` / ``has+random_erasing``
-    defaults; ``has_hide_prob`` also applies to the fixed-grid ``has-16`` ... variants. They
+    defaults; ``has_hide_prob`` also applies to the fixed-grid ``has-16`` ... variants;
+    ``has_placement`` (``pipeline`` | ``preprocessor``) says where OpenMMLab runs hide. They
     are checked here, before anything is trained.
 
     Raises:
@@ -113,7 +130,16 @@ def method_for(name: str, options: Mapping[str, Any] | None = None) -> Method:
         changes["grid_sizes_px"] = _checked("has_grid_sizes_px", given, check_grid_sizes)
     if "has_hide_prob" in given:
         changes["hide_prob"] = _checked("has_hide_prob", given, check_hide_prob)
+    if "has_placement" in given:
+        changes["placement"] = _checked("has_placement", given, _check_placement)
     return dataclasses.replace(method, **changes)
+
+
+def _check_placement(placement: Any) -> str:
+    if placement not in HAS_PLACEMENTS:
+        raise ValueError(f"placement must be one of {', '.join(HAS_PLACEMENTS)}, got "
+                         f"{placement!r}")
+    return placement
 
 
 def _checked(key: str, given: Mapping[str, Any], check: Any) -> Any:
@@ -229,14 +255,16 @@ def mm_method_stages(
         params.update({f"re_{k}": v for k, v in stage.items()})
     if method.hides:
         grid = scale_grid_sizes(method.grid_sizes_px, image_hw)
-        stages.append(
-            dict(type=f"{scope}.HideAndSeek", grid_sizes=grid, hide_prob=method.hide_prob,
-                 fill="mean", mean=mean)
-        )
-        params.update(
-            has_grid_sizes_px=list(grid), has_hide_prob=method.hide_prob,
-            has_fill=HAS_FILL_NOTE,
-        )
+        params.update(has_grid_sizes_px=list(grid), has_hide_prob=method.hide_prob,
+                      has_placement=method.placement)
+        if method.placement == "pipeline":
+            stages.append(
+                dict(type=f"{scope}.HideAndSeek", grid_sizes=grid, hide_prob=method.hide_prob,
+                     fill="mean", mean=mean)
+            )
+            params["has_fill"] = HAS_FILL_NOTE
+        else:
+            params["has_fill"] = HAS_BATCH_FILL_NOTE
     return stages, params
 
 
@@ -316,4 +344,24 @@ def apply_method_to_mm_config(
             dataset["pipeline"] = insert_stages(
                 list(dataset["pipeline"]), stages, before=anchor or MM_ANCHORS[scope]
             )
+    if method.hides and method.placement == "preprocessor":
+        _use_has_preprocessor(new_cfg, scope, params)
     return new_cfg, {"method": method.name, **params}
+
+
+def _use_has_preprocessor(cfg: Any, scope: str, params: dict[str, Any]) -> None:
+    """Make the config's data preprocessor(s) the library's HaS subclass (same arguments)."""
+    if scope not in HAS_PREPROCESSORS:
+        raise ValueError(f"has_placement=preprocessor is not available for {scope!r}; use "
+                         "has_placement=pipeline")
+    import benchmark.pipelines.preprocessors  # noqa: F401  (registers the classes)
+
+    has = dict(grid_sizes=list(params["has_grid_sizes_px"]), hide_prob=params["has_hide_prob"])
+    found = [d for d in (cfg.get("data_preprocessor"), cfg["model"].get("data_preprocessor"))
+             if d is not None]
+    for preprocessor in found:
+        preprocessor["type"] = HAS_PREPROCESSORS[scope]
+        preprocessor["hide_and_seek"] = has
+    if not found:
+        cfg["model"]["data_preprocessor"] = dict(type=HAS_PREPROCESSORS[scope],
+                                                 hide_and_seek=has)

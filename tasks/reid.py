@@ -337,6 +337,9 @@ class ReidTask(Task):
 
     def check(self, spec: RunSpec) -> None:
         """Also validate options, device and batch sizes before looking at the data."""
+        if spec.option_dict.get("has_placement", "pipeline") != "pipeline":
+            raise ValueError("has_placement=preprocessor is for the OpenMMLab tasks; torchreid "
+                             "runs hide in the training transform (has_placement=pipeline)")
         super().check(spec)
         cfg = self.config(spec)
         if spec.device not in ("cpu", "cuda") and not spec.device.startswith("cuda:"):

@@ -137,6 +137,9 @@ class VideoTask(Task):
         if options["has_mode"] == "frames" and "has_grid_sizes_px" in options:
             raise ValueError("option has_grid_sizes_px (--has-grid-sizes) needs has_mode "
                              "spatial; has_mode frames hides whole frames (set segment_frames)")
+        if options["has_mode"] == "frames" and options.get("has_placement") == "preprocessor":
+            raise ValueError("has_placement=preprocessor hides cells of the batch; has_mode "
+                             "frames hides whole frames in the pipeline (has_placement=pipeline)")
         return options
 
     def check(self, spec: RunSpec) -> None:
@@ -176,7 +179,7 @@ class VideoTask(Task):
                           re_type="mmaction2 RandomErasing (same rectangle in every frame)")
         if method.hides and options["has_mode"] == "spatial":
             has_only = Method("has", hides=True, grid_sizes_px=method.grid_sizes_px,
-                              hide_prob=method.hide_prob)
+                              hide_prob=method.hide_prob, placement=method.placement)
             cfg, has_params = apply_method_to_mm_config(cfg, has_only, scope="mmaction",
                                                         image_hw=frame_hw)
             params.update({k: v for k, v in has_params.items() if k != "method"},

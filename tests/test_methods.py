@@ -102,6 +102,10 @@ def test_has_options_per_task_before_training():
     assert video.options(spec("video", has_grid_sizes_px=[0, 16]))["has_grid_sizes_px"] == [0, 16]
     with pytest.raises(ValueError, match="has_mode spatial"):
         video.options(spec("video", has_mode="frames", has_grid_sizes_px=[0, 16]))
+    with pytest.raises(ValueError, match="snippet features in the pipeline"):
+        loc.options(spec("action_localization", has_placement="preprocessor"))
     reid = get_task("reid")
     resolved = reid.resolve(spec("reid", has_hide_prob=0.3))
     assert "has_hide_prob" not in str(reid.config(resolved))  # HaS options stay out of YAML
+    with pytest.raises(ValueError, match="training transform"):
+        reid.check(reid.resolve(spec("reid", has_placement="preprocessor")))

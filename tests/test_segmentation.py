@@ -260,3 +260,17 @@ def test_short_run_writes_rows(camvid_synth, tmp_path, method):
     assert [row["epoch"] for row in record.history] == [1]
     assert record.method_params["method"] == method
     assert record.extra["train_images"] == 4
+
+
+def test_preprocessor_placement_builds_the_has_preprocessor(camvid_synth):
+    from mmseg.registry import MODELS
+
+    from benchmark.pipelines.preprocessors import HideAndSeekSegDataPreProcessor
+
+    cfg, params, _ = TASK.build_config(_spec(camvid_synth, method="has",
+                                             has_placement="preprocessor"))
+    types = [s["type"] for s in cfg.train_dataloader.dataset.pipeline]
+    assert not any(t.endswith("HideAndSeek") for t in types)
+    model = MODELS.build(cfg.model)
+    assert isinstance(model.data_preprocessor, HideAndSeekSegDataPreProcessor)
+    assert model.data_preprocessor.hide_and_seek.grid_sizes == tuple(params["has_grid_sizes_px"])

@@ -161,3 +161,22 @@ def test_short_run_and_explain(clips_root, tmp_path):
     strip = explain([work], tmp_path / "explain" / "cam.png", n=1)
     assert strip.is_file() and strip.with_suffix(".gif").is_file()
     assert (strip.parent / "cam_curve.png").is_file()
+
+
+def test_preprocessor_placement_for_spatial_has(clips_root):
+    from mmaction.registry import MODELS
+
+    from benchmark.pipelines.preprocessors import HideAndSeekActionDataPreprocessor
+    from tasks.video import TASK
+
+    spec = TASK.resolve(RunSpec(task="video", method="has", data_root=str(clips_root),
+                                options=(("has_placement", "preprocessor"),)))
+    cfg, params = TASK.build_config(spec)
+    assert not any(s["type"].endswith("HideAndSeek") for s in cfg.train_dataloader.dataset.pipeline)
+    assert params["has_placement"] == "preprocessor"
+    model = MODELS.build(cfg.model)
+    assert isinstance(model.data_preprocessor, HideAndSeekActionDataPreprocessor)
+    frames = RunSpec(task="video", method="has", data_root=str(clips_root),
+                     options=(("has_mode", "frames"), ("has_placement", "preprocessor")))
+    with pytest.raises(ValueError, match="has_mode frames"):
+        TASK.options(TASK.resolve(frames))

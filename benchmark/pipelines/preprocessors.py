@@ -1,0 +1,164 @@
+"""Hide-and-Seek inside OpenMMLab data preprocessors: the batch, on the model's device.
+
+:class:`HideAndSeekClsDataPreprocessor` (mmpretrain), :class:`HideAndSeekSegDataPreProcessor`
+(mmsegmentation) and :class:`HideAndSeekActionDataPreprocessor` (mmaction2) are the libraries'
+own data preprocessors with one step added: after their normalization, in training only,
+:func:`benchmark.hide_and_seek.hide_patches_batch` hides cells of every sample with fill 0 --
+exactly the mean pixel, on the GPU when the model is there. The data-loader workers then do
+what the baseline does (uint8 images, no HaS stage); the price is one masked fill of the
+normalized batch on the device. Choose it with the run option ``has_placement=preprocessor``
+(``benchmark.methods``); the default places the per-image ``HideAndSeek`` stage in the
+pipeline, which is cheaper on a CPU.
+
+Each is registered in its library's ``MODELS`` registry; importing this module registers them
+(import ``benchmark.compat`` and apply it first: mmseg's models need the mmcv.ops stand-in).
+Video clips (mmaction2 ``N x clips x C x T x H x W``) get one mask per clip, shared by its
+channels and frames, like the pipeline stage's ``share_mask_across_frames``.
+Random numbers come from torch's global generator on the batch's device (seeded by mmengine's
+``randomness.seed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from mmaction.models.data_preprocessors import ActionDataPreprocessor
+from mmaction.registry import MODELS as MMACTION_MODELS
+from mmpretrain.models import ClsDataPreprocessor
+from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+from mmseg.models.data_preprocessor import SegDataPreProcessor
+from mmseg.registry import MODELS as MMSEG_MODELS
+
+from benchmark.hide_and_seek import (
+    DEFAULT_GRID_SIZES,
+    check_grid_sizes,
+    check_hide_prob,
+    hide_patches_batch,
+)
+
+
+class BatchHideAndSeek:
+    """Hide cells of every sample of a normalized batch in place (fill 0 = the mean pixel).
+
+    Args:
+        grid_sizes: Candidate cell sides in pixels (0 = not hidden), one drawn per sample.
+        hide_prob: Probability that each cell is hidden.
+        sample_dims: Leading dims that index samples: 1 for N x C x H x W images, 2 for
+            N x clips x C x T x H x W video (one mask per clip).
+
+    Raises:
+        ValueError: naming the bad argument.
+    """
+
+    def __init__(self, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES, hide_prob: float = 0.5,
+                 sample_dims: int = 1):
+        self.grid_sizes = check_grid_sizes(grid_sizes)
+        self.hide_prob = check_hide_prob(hide_prob)
+        if sample_dims not in (1, 2):
+            raise ValueError(f"sample_dims must be 1 (images) or 2 (video clips), got "
+                             f"{sample_dims!r}")
+        self.sample_dims = sample_dims
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Hide cells of ``inputs`` (..., H, W) in place and return it."""
+        if not isinstance(inputs, torch.Tensor) or inputs.ndim < self.sample_dims + 3:
+            shape = tuple(inputs.shape) if hasattr(inputs, "shape") else type(inputs).__name__
+            raise ValueError(f"BatchHideAndSeek needs a batch tensor with {self.sample_dims} "
+                             f"sample dims, channels, H and W; got {shape}")
+        samples = inputs.shape[: self.sample_dims].numel()
+        view = inputs.view(samples, -1, *inputs.shape[-2:])
+        hide_patches_batch(view, self.grid_sizes, self.hide_prob, fill=0.0, inplace=True)
+        return inputs
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(grid_sizes={self.grid_sizes}, "
+                f"hide_prob={self.hide_prob}, sample_dims={self.sample_dims})")
+
+
+class _HidesTrainingInputs:
+    """Mixin: build :class:`BatchHideAndSeek` and apply it to training outputs."""
+
+    SAMPLE_DIMS = 1
+
+    def _init_hide_and_seek(self, hide_and_seek: dict | None) -> None:
+        settings = dict(hide_and_seek or {})
+        settings.setdefault("sample_dims", self.SAMPLE_DIMS)
+        self.hide_and_seek = BatchHideAndSeek(**settings)
+
+    def _hide(self, data: dict, training: bool) -> dict:
+        """``data['inputs']`` hidden in training (a stacked tensor); evaluation never is."""
+        if training:
+            self.hide_and_seek(data["inputs"])
+        return data
+
+
+@MMPRETRAIN_MODELS.register_module()
+class HideAndSeekClsDataPreprocessor(_HidesTrainingInputs, ClsDataPreprocessor):
+    """mmpretrain's ``ClsDataPreprocessor``, then (training only) :class:`BatchHideAndSeek`.
+
+    Args:
+        hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
+        **kwargs: ``ClsDataPreprocessor``'s (mean, std, to_rgb, num_classes, ...).
+    """
+
+    def __init__(self, hide_and_seek: dict | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._init_hide_and_seek(hide_and_seek)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """Normalize (and batch-augment) as mmpretrain does, then hide in training."""
+        return self._hide(super().forward(data, training), training)
+
+
+@MMSEG_MODELS.register_module()
+class HideAndSeekSegDataPreProcessor(_HidesTrainingInputs, SegDataPreProcessor):
+    """mmseg's ``SegDataPreProcessor``, then (training only) :class:`BatchHideAndSeek`.
+
+    The grid is anchored at the image's top-left pixel, so padding to ``size`` (bottom and
+    right) does not move it; padded pixels may be hidden too (they carry no label).
+
+    Args:
+        hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
+        **kwargs: ``SegDataPreProcessor``'s (mean, std, size, bgr_to_rgb, ...).
+    """
+
+    def __init__(self, hide_and_seek: dict | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._init_hide_and_seek(hide_and_seek)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """Normalize and pad as mmseg does, then hide in training."""
+        return self._hide(super().forward(data, training), training)
+
+
+@MMACTION_MODELS.register_module()
+class HideAndSeekActionDataPreprocessor(_HidesTrainingInputs, ActionDataPreprocessor):
+    """mmaction2's ``ActionDataPreprocessor``, then (training only) :class:`BatchHideAndSeek`.
+
+    Inputs are ``N x clips x C x T x H x W`` (``NCTHW``) or ``N x clips*T x C x H x W``
+    (``NCHW``); one mask per clip (``NCTHW``) or per frame (``NCHW``).
+
+    Args:
+        hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
+        **kwargs: ``ActionDataPreprocessor``'s (mean, std, format_shape, ...).
+    """
+
+    SAMPLE_DIMS = 2
+
+    def __init__(self, hide_and_seek: dict | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._init_hide_and_seek(hide_and_seek)
+
+    def forward_onesample(self, data: dict, training: bool = False) -> dict:
+        """Normalize as mmaction2 does, then hide in training."""
+        return self._hide(super().forward_onesample(data, training), training)
+
+
+#: Scope -> the HaS data-preprocessor class registered in that library's ``MODELS``.
+PREPROCESSORS = {
+    "mmpretrain": HideAndSeekClsDataPreprocessor,
+    "mmseg": HideAndSeekSegDataPreProcessor,
+    "mmaction": HideAndSeekActionDataPreprocessor,
+}
