@@ -9,7 +9,8 @@ Two real pipelines, each built from the classification task's configs and the me
   worst case for a per-image stage, since everything else is tiny.
 
 mmengine's collate and the model's data preprocessor (normalization) are included. Baseline and
-HaS (uint8 kept, the default) and HaS with ``keep_dtype=False`` (float32, exact 0) are
+HaS (uint8 kept, the default), HaS with ``keep_dtype=False`` (float32, exact 0) and HaS in the
+data preprocessor (``has_placement=preprocessor``: the normalized batch, exact 0) are
 interleaved batch by batch in one process on one core (a machine whose speed drifts -- ±25%
 from one pass to the next was seen here on virtual CPUs -- then slows every case alike);
 images/s is CPU time of this thread (like ``bench_has_speed.py``). Reported: each HaS case's
@@ -39,8 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmark import compat
 from benchmark.spec import RunSpec
 
-#: Cases: (name, method, HideAndSeek keep_dtype); ``has_float32`` is the exact-0 variant.
-CASES = (("baseline", "baseline", None), ("has", "has", True), ("has_float32", "has", False))
+#: Cases: (name, method, run options, HideAndSeek keep_dtype). ``has_float32`` is the exact-0
+#: pipeline variant; ``has_preprocessor`` hides the normalized batch in the data preprocessor.
+CASES = (
+    ("baseline", "baseline", {}, None),
+    ("has", "has", {}, True),
+    ("has_float32", "has", {}, False),
+    ("has_preprocessor", "has", {"has_placement": "preprocessor"}, None),
+)
 
 
 def _set_keep_dtype(cfg, keep_dtype: bool | None) -> None:
@@ -63,7 +70,7 @@ def _cpu_name() -> str:
 
 
 def _loader_and_preprocessor(method: str, pipeline: str, batch_size: int, limit: int,
-                             keep_dtype: bool | None = None):
+                             options: dict | None = None, keep_dtype: bool | None = None):
     import mmpretrain.models  # noqa: F401  (registers the data preprocessors)
     from mmengine.runner import Runner
     from mmpretrain.registry import MODELS
@@ -73,7 +80,7 @@ def _loader_and_preprocessor(method: str, pipeline: str, batch_size: int, limit:
     from tasks import get_task
 
     register_all_modules(init_default_scope=True)
-    from benchmark.methods import apply_method_to_mm_config
+    from benchmark.methods import apply_method_to_mm_config, method_for
     from benchmark.paths import data_dir
     from tasks.classification import CONFIG_DIR
 
@@ -84,19 +91,19 @@ def _loader_and_preprocessor(method: str, pipeline: str, batch_size: int, limit:
         cfg.train_dataloader.dataset = dict(
             type="CustomDataset", data_root=str(data_dir() / "tiny-imagenet-10"),
             data_prefix="train", pipeline=cfg.train_dataloader.dataset.pipeline)
-        cfg, _ = apply_method_to_mm_config(cfg, method, scope="mmpretrain",
+        cfg, _ = apply_method_to_mm_config(cfg, method_for(method, options), scope="mmpretrain",
                                            image_hw=(224, 224))
     else:
         task = get_task("classification")
         spec = task.resolve(RunSpec("classification", method=method, dataset="cifar10-jpeg",
-                                    model="resnet-tiny-cifar"))
+                                    model="resnet-tiny-cifar").with_options(**(options or {})))
         cfg, _ = task.build_config(spec)
     _set_keep_dtype(cfg, keep_dtype)
     cfg.train_dataloader.dataset["indices"] = limit
     loader_cfg = dict(cfg.train_dataloader, batch_size=batch_size, num_workers=0,
                       persistent_workers=False)
     loader = Runner.build_dataloader(loader_cfg, seed=0)
-    preprocessor = MODELS.build(dict(type="ClsDataPreprocessor", **cfg.data_preprocessor))
+    preprocessor = MODELS.build({"type": "ClsDataPreprocessor", **cfg.data_preprocessor})
     return loader, preprocessor
 
 
@@ -189,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for pipeline in args.pipelines.split(","):
         loaders = {name: _loader_and_preprocessor(method, pipeline, args.batch_size,
-                                                  args.images, keep_dtype)
-                   for name, method, keep_dtype in CASES}
+                                                  args.images, options, keep_dtype)
+                   for name, method, options, keep_dtype in CASES}
         timed = _time_has_stage(loaders["has"][0])
         _interleaved_pass(loaders, timed)  # warm-up: file cache, allocator
         rows += _rows(pipeline, [_interleaved_pass(loaders, timed) for _ in range(args.passes)])
