@@ -12,7 +12,8 @@ machine mostly measures waiting for a core). Two groups:
   the data loader calls it (uint8 kept with the rounded mean, the default; and
   ``keep_dtype=False``, which converts to float32 for an exact 0 after normalization). Every
   transform returns a new image (the in-place ones get a copy).
-- ``batch``: an N x 3 x 224 x 224 float32 tensor -- ``clone()`` and ``hide_patches_batch``; on
+- ``batch``: an N x 3 x 224 x 224 float32 tensor -- ``clone()`` and ``hide_patches_batch`` (new
+  tensor, and in place as the data preprocessors run it); on
   a CUDA device too when there is one (wall time after ``torch.cuda.synchronize``; GB/s counts
   the batch's bytes read once and written once).
 
@@ -105,11 +106,14 @@ def image_cases(img: np.ndarray) -> list[tuple[str, Callable[[], object]]]:
 def batch_cases(batch: torch.Tensor) -> list[tuple[str, Callable[[], object]]]:
     """(name, call) for the batch group; the first is the reference (clone)."""
     generator = torch.Generator(device=batch.device).manual_seed(0)
+    scratch = batch.clone()  # the in-place case writes here
     return [
         ("clone (batch)", batch.clone),
         ("ours hide_patches_batch", lambda: hide_patches_batch(batch, generator=generator)),
         ("ours hide_patches_batch, grid 16 only",
          lambda: hide_patches_batch(batch, grid_sizes=(16,), generator=generator)),
+        ("ours hide_patches_batch in place (has_placement=preprocessor)",
+         lambda: hide_patches_batch(scratch, generator=generator, inplace=True)),
     ]
 
 
