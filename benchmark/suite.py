@@ -13,9 +13,13 @@ A manifest::
         methods: [baseline, random_erasing, has]
         epochs: 5
         options: {batch_size: 32}
+        has_options: {has_placement: preprocessor}   # only for the methods that hide
         resources: {gpus: 1, cpus: 4, mem_gb: 16, hours: 2}   # for the slurm executor
 
-Each entry expands to methods x seeds RunSpecs. Finished runs (a record with status ok) are
+Each entry expands to methods x seeds RunSpecs. ``has_options`` (``has_grid_sizes_px``,
+``has_hide_prob``, ``has_placement``: see ``benchmark.methods.method_for``) join the options
+of the entry's hiding methods only, so the baseline's and random erasing's runs (and run ids)
+are the same with or without them. Finished runs (a record with status ok) are
 skipped; failed runs are skipped too unless ``retry_failed`` (their reason is kept).
 """
 
@@ -29,13 +33,14 @@ from typing import Any
 import yaml
 
 from benchmark import records
+from benchmark.methods import HAS_OPTIONS, METHODS
 from benchmark.paths import REPO_ROOT
 from benchmark.spec import RunSpec
 
 SUITE_DIR = REPO_ROOT / "configs" / "suites"
 DEFAULT_RESOURCES = {"gpus": 1, "cpus": 4, "mem_gb": 16, "hours": 4.0}
 ENTRY_KEYS = {"task", "dataset", "synthetic", "model", "methods", "seeds", "epochs", "options",
-              "resources", "device", "data_root"}
+              "has_options", "resources", "device", "data_root"}
 
 
 @dataclass
@@ -93,18 +98,33 @@ def load_suite(name_or_path: str, results_dir: str | Path | None = None) -> Suit
 def _expand(entry: dict[str, Any], defaults: dict[str, Any]) -> list[SuiteRun]:
     merged = {**defaults, **entry}
     resources = {**DEFAULT_RESOURCES, **defaults.get("resources", {}), **entry.get("resources", {})}
-    options = tuple(sorted((merged.get("options") or {}).items()))
+    options = dict(merged.get("options") or {})
+    has_options = _has_options(merged)
     out = []
     for method, seed in itertools.product(merged.get("methods", ["baseline"]),
                                           merged.get("seeds", [0])):
+        hides = METHODS[method].hides if method in METHODS else False
+        run_options = {**options, **has_options} if hides else options
         spec = RunSpec(
             task=merged["task"], method=method, dataset=merged.get("dataset"),
             data_root=merged.get("data_root"), model=merged.get("model"), seed=int(seed),
-            epochs=merged.get("epochs"), device=merged.get("device", "cpu"), options=options,
+            epochs=merged.get("epochs"), device=merged.get("device", "cpu"),
+            options=tuple(sorted(run_options.items())),
             synthetic=bool(merged.get("synthetic", False)),
         )
         out.append(SuiteRun(spec, resources))
     return out
+
+
+def _has_options(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry's ``has_options``; ValueError naming a key that is no HaS option."""
+    has_options = dict(entry.get("has_options") or {})
+    unknown = set(has_options) - set(HAS_OPTIONS)
+    if unknown:
+        raise ValueError(f"run {entry.get('task')!r}: has_options {sorted(unknown)} are not HaS "
+                         f"options (known: {', '.join(HAS_OPTIONS)}); put task options under "
+                         "'options'")
+    return has_options
 
 
 def parse_only(only: str | None) -> dict[str, set[str]]:
