@@ -122,6 +122,9 @@ def test_batch_hide_and_seek_arguments():
     with pytest.raises(ValueError, match="sample dims"):
         BatchHideAndSeek()(torch.zeros(3, 8, 8))
     assert "grid_sizes=(0, 16, 32, 44, 56)" in repr(BatchHideAndSeek())
+    channels_last = torch.ones(2, 8, 8, 3).permute(0, 3, 1, 2)  # not contiguous
+    out = BatchHideAndSeek(grid_sizes=(4,), hide_prob=1.0)(channels_last)
+    assert torch.all(out == 0) and torch.all(channels_last == 1)
 
 
 @pytest.mark.parametrize("scope", ["mmpretrain", "mmseg", "mmaction"])

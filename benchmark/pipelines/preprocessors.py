@@ -62,11 +62,15 @@ class BatchHideAndSeek:
         self.sample_dims = sample_dims
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Hide cells of ``inputs`` (..., H, W) in place and return it."""
+        """Hide cells of ``inputs`` (..., H, W) in place and return it.
+
+        A non-contiguous batch is copied to a contiguous one first (and that is returned).
+        """
         if not isinstance(inputs, torch.Tensor) or inputs.ndim < self.sample_dims + 3:
             shape = tuple(inputs.shape) if hasattr(inputs, "shape") else type(inputs).__name__
             raise ValueError(f"BatchHideAndSeek needs a batch tensor with {self.sample_dims} "
                              f"sample dims, channels, H and W; got {shape}")
+        inputs = inputs.contiguous()
         samples = inputs.shape[: self.sample_dims].numel()
         view = inputs.view(samples, -1, *inputs.shape[-2:])
         hide_patches_batch(view, self.grid_sizes, self.hide_prob, fill=0.0, inplace=True)
@@ -90,7 +94,7 @@ class _HidesTrainingInputs:
     def _hide(self, data: dict, training: bool) -> dict:
         """``data['inputs']`` hidden in training (a stacked tensor); evaluation never is."""
         if training:
-            self.hide_and_seek(data["inputs"])
+            data["inputs"] = self.hide_and_seek(data["inputs"])
         return data
 
 
