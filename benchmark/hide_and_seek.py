@@ -8,9 +8,11 @@ that they are 0 after mean/std normalization). For video it hides whole frames.
 Randomness is kept apart from the pixel operations:
 
 - sampling: :func:`sample_hidden_cells` draws a grid size and one boolean per cell (a few
-  dozen numbers), :func:`sample_hidden_steps` one boolean per time step;
+  dozen numbers; :class:`CellSampler` does the same with its arguments checked once),
+  :func:`sample_hidden_steps` one boolean per time step;
 - pure operations: :func:`expand_hidden_cells` turns cells into a per-pixel mask,
-  :func:`apply_hidden_cells` / :func:`apply_hide_mask` / :func:`apply_hidden_steps` apply them.
+  :func:`apply_hidden_cells` / :func:`apply_hide_mask` / :func:`apply_hidden_steps` apply them
+  (``apply_hidden_cells(..., inplace=True)`` writes into the image itself, views included).
 
 :func:`sample_hide_mask`, :func:`hide_patches`, :func:`hide_patches_batch` and
 :func:`hide_frames` combine the two. The grid is anchored at pixel (0, 0); cells cut by the
