@@ -82,11 +82,17 @@ class BatchHideAndSeek:
 
 
 class _HidesTrainingInputs:
-    """Mixin: build :class:`BatchHideAndSeek` and apply it to training outputs."""
+    """Mixin before an OpenMMLab data preprocessor: takes ``hide_and_seek`` and hides outputs.
+
+    Args:
+        hide_and_seek: :class:`BatchHideAndSeek` arguments (``grid_sizes``, ``hide_prob``).
+        **kwargs: The data preprocessor's own arguments.
+    """
 
     SAMPLE_DIMS = 1
 
-    def _init_hide_and_seek(self, hide_and_seek: dict | None) -> None:
+    def __init__(self, hide_and_seek: dict | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
         settings = dict(hide_and_seek or {})
         settings.setdefault("sample_dims", self.SAMPLE_DIMS)
         self.hide_and_seek = BatchHideAndSeek(**settings)
@@ -107,10 +113,6 @@ class HideAndSeekClsDataPreprocessor(_HidesTrainingInputs, ClsDataPreprocessor):
         **kwargs: ``ClsDataPreprocessor``'s (mean, std, to_rgb, num_classes, ...).
     """
 
-    def __init__(self, hide_and_seek: dict | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self._init_hide_and_seek(hide_and_seek)
-
     def forward(self, data: dict, training: bool = False) -> dict:
         """Normalize (and batch-augment) as mmpretrain does, then hide in training."""
         return self._hide(super().forward(data, training), training)
@@ -127,10 +129,6 @@ class HideAndSeekSegDataPreProcessor(_HidesTrainingInputs, SegDataPreProcessor):
         hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
         **kwargs: ``SegDataPreProcessor``'s (mean, std, size, bgr_to_rgb, ...).
     """
-
-    def __init__(self, hide_and_seek: dict | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self._init_hide_and_seek(hide_and_seek)
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Normalize and pad as mmseg does, then hide in training."""
@@ -150,10 +148,6 @@ class HideAndSeekActionDataPreprocessor(_HidesTrainingInputs, ActionDataPreproce
     """
 
     SAMPLE_DIMS = 2
-
-    def __init__(self, hide_and_seek: dict | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self._init_hide_and_seek(hide_and_seek)
 
     def forward_onesample(self, data: dict, training: bool = False) -> dict:
         """Normalize as mmaction2 does, then hide in training."""
