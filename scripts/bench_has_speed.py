@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import random
 import statistics
 import sys
@@ -40,6 +39,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from perf_common import machine_meta
 
 from benchmark import compat
 from benchmark.hide_and_seek import DEFAULT_GRID_SIZES, hide_patches, hide_patches_batch
@@ -206,9 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     img = np.random.default_rng(0).integers(0, 256, (224, 224, 3), dtype=np.uint8)
     batch = torch.rand(args.batch_size, 3, 224, 224)
     meta = {
-        "threads": torch.get_num_threads(), "rounds": args.rounds,
-        "python": platform.python_version(), "numpy": np.__version__,
-        "torch": torch.__version__, "machine": platform.machine(), "clock": "thread_time",
+        "threads": torch.get_num_threads(), "rounds": args.rounds, **machine_meta(),
+        "numpy": np.__version__, "torch": torch.__version__, "clock": "thread_time",
     }
     rows = summarize(
         "image 224x224x3 uint8",

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import platform
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from perf_common import machine_meta
 
 from benchmark import compat
 from benchmark.spec import RunSpec
@@ -57,16 +58,6 @@ def _set_keep_dtype(cfg, keep_dtype: bool | None) -> None:
     for stage in cfg.train_dataloader.dataset.pipeline:
         if str(stage["type"]).endswith("HideAndSeek"):
             stage["keep_dtype"] = keep_dtype
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _loader_and_preprocessor(method: str, pipeline: str, batch_size: int, limit: int,
@@ -208,10 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", newline="") as f:
             writer = csv.writer(f)
+            meta = machine_meta()
             writer.writerow(["benchmark", "pipeline", "case", "value", "unit", "passes",
-                             "images_per_pass", "threads", "cpu", "python", "torch"])
-            machine = (args.passes, args.images, torch.get_num_threads(), _cpu_name(),
-                       platform.python_version(), torch.__version__)
+                             "images_per_pass", "threads", *meta, "torch"])
+            machine = (args.passes, args.images, torch.get_num_threads(), *meta.values(),
+                       torch.__version__)
             writer.writerows(("mmpretrain_train_loader", *row, *machine) for row in rows)
     return 0
 
