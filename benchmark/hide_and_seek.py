@@ -450,31 +450,6 @@ def expand_hidden_cells(hidden: HiddenCells, height: int, width: int) -> np.ndar
     return _cell_rows_to_pixels(cols, size, height)
 
 
-def _fill_row(
-    fill_bytes: bytes, fill_ndim: int, outer: int, width: int, inner: int, dtype_str: str
-) -> np.ndarray:
-    """One pixel row of the fill per ``outer`` index: read-only, shape (outer, row bytes).
-
-    ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel, the channel axis being
-    ``outer`` ((C, H, W) images) or ``inner`` ((H, W, C) images). Cached: consecutive images of
-    one width and fill reuse the row.
-    """
-    return _cached_fill_row(fill_bytes, fill_ndim, outer, width, inner, dtype_str)
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_fill_row(
-    fill_bytes: bytes, fill_ndim: int, outer: int, width: int, inner: int, dtype_str: str
-) -> np.ndarray:
-    dtype = np.dtype(dtype_str)
-    fill = np.frombuffer(fill_bytes, dtype=dtype)
-    row = np.empty((outer, width, inner), dtype=dtype)
-    row[...] = fill.reshape(outer, 1, inner) if fill_ndim else fill
-    row = row.reshape(outer, -1).view(np.uint8)
-    row.flags.writeable = False
-    return row
-
-
 def _apply_cells_numpy(
     img: np.ndarray, hidden: HiddenCells, fill_values: np.ndarray, c_axis: int | None
 ) -> np.ndarray:
@@ -563,8 +538,19 @@ def _fill_units(
     fill_bytes: bytes, fill_ndim: int, outer: int, width: int, inner: int, dtype_str: str,
     unit: np.dtype,
 ) -> np.ndarray:
-    """:func:`_fill_row` viewed as ``unit`` elements: read-only (outer, units per row)."""
-    return _fill_row(fill_bytes, fill_ndim, outer, width, inner, dtype_str).view(unit)
+    """One pixel row of the fill per ``outer`` index, as read-only (outer, units) elements.
+
+    ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel, the channel axis being
+    ``outer`` ((C, H, W) images) or ``inner`` ((H, W, C) images). Cached: consecutive images of
+    one width and fill reuse the row.
+    """
+    dtype = np.dtype(dtype_str)
+    fill = np.frombuffer(fill_bytes, dtype=dtype)
+    row = np.empty((outer, width, inner), dtype=dtype)
+    row[...] = fill.reshape(outer, 1, inner) if fill_ndim else fill
+    row = row.reshape(outer, -1).view(np.uint8).view(unit)
+    row.flags.writeable = False
+    return row
 
 
 def _pixel_rows_contiguous(img: np.ndarray, c_axis: int | None) -> bool:

@@ -357,11 +357,9 @@ def _use_has_preprocessor(cfg: Any, scope: str, params: dict[str, Any]) -> None:
     import benchmark.pipelines.preprocessors  # noqa: F401  (registers the classes)
 
     has = dict(grid_sizes=list(params["has_grid_sizes_px"]), hide_prob=params["has_hide_prob"])
-    found = [d for d in (cfg.get("data_preprocessor"), cfg["model"].get("data_preprocessor"))
-             if d is not None]
-    for preprocessor in found:
-        preprocessor["type"] = HAS_PREPROCESSORS[scope]
-        preprocessor["hide_and_seek"] = has
-    if not found:
-        cfg["model"]["data_preprocessor"] = dict(type=HAS_PREPROCESSORS[scope],
-                                                 hide_and_seek=has)
+    # Both may exist (mmengine's Runner prefers the model's); a hiding method has found one,
+    # since its fill needs the preprocessor's mean (mean_in_pipeline_order).
+    for preprocessor in (cfg.get("data_preprocessor"), cfg["model"].get("data_preprocessor")):
+        if preprocessor is not None:
+            preprocessor["type"] = HAS_PREPROCESSORS[scope]
+            preprocessor["hide_and_seek"] = has

@@ -146,11 +146,6 @@ def method_stages(method_name: str, options: dict[str, Any]) -> tuple[list[dict]
     return stages, params
 
 
-def options_placement(spec: RunSpec) -> str:
-    """The run's ``has_placement`` option (default ``pipeline``)."""
-    return spec.option_dict.get("has_placement", "pipeline")
-
-
 @dataclass
 class ActionLocalizationTask(Task):
     """mAP@tIoU of a weakly-supervised localizer trained with a method on THUMOS14 features."""
@@ -174,14 +169,14 @@ class ActionLocalizationTask(Task):
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys rejected)."""
-        passthrough = {"batch_size", "num_workers", "launcher", "log_level", "has_hide_prob"}
+        passthrough = {"batch_size", "num_workers", "launcher", "log_level", "has_hide_prob",
+                       "has_placement"}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
-        if options_placement(spec) == "preprocessor":
+        if spec.option_dict.get("has_placement", "pipeline") != "pipeline":
             raise ValueError(
                 "has_placement=preprocessor does not apply to action_localization: HaS hides "
                 "snippet features in the pipeline here (has_placement=pipeline)"
             )
-        unknown.discard("has_placement")
         if "has_grid_sizes_px" in unknown:
             raise ValueError(
                 "option has_grid_sizes_px (--has-grid-sizes) does not apply to "

@@ -164,3 +164,12 @@ def test_classification_run_with_preprocessor_placement(tiny_cifar10, tmp_path):
     assert record.ok, record.reason
     assert record.method_params["has_placement"] == "preprocessor"
     assert 0.0 <= record.metrics["top1"] <= 100.0
+    from mmpretrain.registry import MODELS
+
+    from tasks import get_task
+
+    task = get_task("classification")
+    cfg, _ = task.build_config(task.resolve(RunSpec(**{**spec.__dict__, "synthetic": False})))
+    model_cfg = dict(cfg.model, data_preprocessor=cfg.data_preprocessor)  # as the Runner merges
+    assert isinstance(MODELS.build(model_cfg).data_preprocessor, HideAndSeekClsDataPreprocessor)
+    assert not any(s["type"].endswith("HideAndSeek") for s in cfg.train_dataloader.dataset.pipeline)

@@ -103,11 +103,8 @@ def _check_bool(value: Any, name: str, stage: str) -> bool:
     return bool(value)
 
 
-def _rounded_for(fill: Any, dtype: Any) -> Any:
-    """``fill`` rounded to the nearest integer when ``dtype`` is an integer type."""
-    is_float = dtype.is_floating_point if isinstance(dtype, torch.dtype) else (
-        np.dtype(dtype).kind == "f")
-    return fill if is_float else np.rint(np.asarray(fill, dtype=np.float64))
+#: The hidden-steps mask of a single time step that is hidden.
+_ONE_HIDDEN_STEP = np.ones(1, dtype=bool)
 
 
 def _fill_arg(values: tuple[float, ...]) -> float | tuple[float, ...]:
@@ -347,13 +344,9 @@ class HideAndSeekFrames(BaseTransform):
         for frame, is_hidden in zip(frames, hidden.tolist(), strict=True):
             if not self.keep_dtype:
                 frame = _as_fill_dtype(frame, self._fill_values)
-            if is_hidden:
-                fill = _rounded_for(self._fill_for(tuple(frame.shape)), frame.dtype)
-                if isinstance(frame, torch.Tensor):
-                    frame = torch.empty_like(frame).copy_(torch.as_tensor(fill).to(frame.dtype))
-                else:
-                    frame = np.empty_like(frame)
-                    frame[...] = fill
+            if is_hidden:  # the core's fill (rounded, range-checked) on a one-step sequence
+                frame = apply_hidden_steps(frame[None], _ONE_HIDDEN_STEP,
+                                           self._fill_for(tuple(frame.shape)))[0]
             out.append(frame)
         return out
 
