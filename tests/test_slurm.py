@@ -204,10 +204,11 @@ def _tiny_suite(tmp_path: Path) -> Path:
         "name": "slurm-test", "results": str(tmp_path / "results"),
         "defaults": {"seeds": [0], "device": "cpu",
                      "resources": {"gpus": 0, "cpus": 1, "mem_gb": 1, "hours": 0.1}},
+        # the run to cancel trains long enough (20 short epochs) that scancel lands mid-run
         "runs": [{"task": "classification", "dataset": "cifar10", "synthetic": True,
                   "data_root": str(data), "model": "resnet-tiny-cifar",
-                  "methods": ["baseline", "has"], "epochs": 1,
-                  "options": {"batch_size": 16}}],
+                  "methods": [method], "epochs": epochs, "options": {"batch_size": 16}}
+                 for method, epochs in (("baseline", 1), ("has", 20))],
     }
     path = tmp_path / "slurm-test.yaml"
     path.write_text(yaml.safe_dump(manifest))
