@@ -21,9 +21,10 @@ right/bottom edge are kept (smaller) and hidden like the others.
 Random numbers: ``rng`` may be a ``numpy.random.Generator``, a ``numpy.random.RandomState``,
 an int seed, or None for numpy's global random state (so ``np.random.seed`` -- which
 mmengine's ``randomness.seed`` and torchreid's ``set_random_seed`` call, per data-loader
-worker too -- makes runs reproducible). The draws, in order, are: one integer in
-``[0, len(grid_sizes))`` choosing the grid size, then, unless that size is 0,
-``rng.random((rows, cols)) < hide_prob`` for the cells in row-major order.
+worker too -- makes runs reproducible). The draws, in order, are: one uniform ``u`` in
+[0, 1) choosing the grid size ``grid_sizes[int(u * len(grid_sizes))]`` (a scalar draw costs a
+third of an integer draw), then, unless that size is 0, ``rng.random((rows, cols)) <
+hide_prob`` for the cells in row-major order.
 """
 
 from __future__ import annotations
@@ -130,14 +131,13 @@ class _Draws:
 
     def __init__(self, rng: Any):
         if rng is None:
-            self.index, self.uniform = np.random.randint, np.random.random_sample
+            self.uniform = np.random.random_sample
         elif isinstance(rng, np.random.Generator):
-            self.index, self.uniform = rng.integers, rng.random
+            self.uniform = rng.random
         elif isinstance(rng, np.random.RandomState):
-            self.index, self.uniform = rng.randint, rng.random_sample
+            self.uniform = rng.random_sample
         elif isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-            gen = np.random.default_rng(int(rng))
-            self.index, self.uniform = gen.integers, gen.random
+            self.uniform = np.random.default_rng(int(rng)).random
         else:
             raise ValueError(
                 "rng must be a numpy Generator, a numpy RandomState, an int seed or None "
@@ -276,7 +276,7 @@ def _draw_cells(
     height: int, width: int, sizes: tuple[int, ...], hide_prob: float, draws: _Draws
 ) -> HiddenCells:
     """:func:`sample_hidden_cells` on checked arguments (the per-image hot path)."""
-    size = sizes[int(draws.index(len(sizes)))]
+    size = sizes[int(draws.uniform() * len(sizes))]
     if size == 0:
         return _NOTHING_HIDDEN
     return HiddenCells(size, draws.uniform((-(-height // size), -(-width // size))) < hide_prob)
@@ -464,103 +464,119 @@ def _fill_cells_into(
 ) -> None:
     """Write the fill into the hidden cells of ``img`` itself (``img`` must be writeable).
 
-    The image is seen as ``(outer, H, units)`` ((H, W, C): outer 1; (C, H, W): outer C),
-    where a unit is the largest run of bytes that evenly divides both a cell's part of a pixel
-    row and the whole row (a numpy void dtype: 48 bytes for 16-pixel cells of a uint8 RGB
-    image; always whole pixels). The cells become a small (H, units) mask (``repeat`` along
-    columns, then rows: no loop over cells) and one masked ``copyto`` from a cached fill row
-    writes every hidden unit. Measured on 224x224x3 uint8 (one core): 3-5x faster than a bit
-    blend of whole rows or a loop over runs of hidden cells, whose cost grows with the number
-    of pixel-row segments. A view with reversed axes (a flipped image: ``np.flip``, mmcv's
-    ``imflip``) is written through its unflipped base with the mask and fill reversed alike;
-    rows may lie apart (a crop such as ``RandomCrop``'s); any other view (pixels apart within
-    a row) takes a slower per-pixel masked copy.
+    Each cell's part of a pixel row is one run of memory (forwards, or backwards in a flipped
+    view), so the image is seen through void views of shape (outer, cell rows, cell cols,
+    pixel rows of a cell) whose elements are those runs (48 bytes for 16-pixel cells of a
+    uint8 RGB image) -- one view per block of equally sized cells: the full cells, and the
+    cells cut by the right and the bottom edge. The full cells are written by indexing their
+    view with the drawn cells (only hidden runs are touched); the thin edge blocks by a
+    masked copy, whose fixed cost is lower. No per-pixel mask, no loop over cells. Measured
+    on 224x224x3 uint8 (one core), 16-pixel cells: 5.7 us, against 10.6 us for a masked copy
+    over every run and 3.1 us for a plain copy of the image. Views are written through their
+    memory (flips: ``np.flip``, mmcv's ``imflip``; crops such as ``RandomCrop``'s; a
+    channel-first view of HWC memory); any other view (pixels apart within a row) takes a
+    slower per-pixel masked copy.
     """
-    h_axis, w_axis = (1, 2) if c_axis == 0 else (0, 1)
+    buffer, offset = _root_buffer(img)
+    plan = None if buffer is None else _fill_plan(
+        img.shape, img.strides, img.dtype.str, hidden.grid_size_px, c_axis,
+        fill_values.tobytes(), fill_values.ndim)
+    if plan is None and c_axis == 0 and buffer is not None:  # (C, H, W) view of HWC memory
+        img, c_axis = img.transpose(1, 2, 0), 2
+        plan = _fill_plan(img.shape, img.strides, img.dtype.str, hidden.grid_size_px, 2,
+                          fill_values.tobytes(), fill_values.ndim)
+    if plan is None:
+        _fill_cells_strided(img, hidden, fill_values, c_axis)
+        return
+    cells = hidden.cells
+    for block in plan:
+        view = np.ndarray(block.shape, block.unit, buffer, offset + block.offset, block.strides)
+        if block.masked_copy:
+            np.copyto(view, block.fill, where=cells[block.cells])
+        else:
+            view[:, cells[block.cells]] = block.fill
+
+
+def _root_buffer(img: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """(C-contiguous array owning ``img``'s memory, byte offset of ``img[0, ..., 0]`` in it).
+
+    (None, 0) when there is none (the caller falls back).
+    """
     if img.flags.c_contiguous:
-        base, flipped = img, ()
-    else:
-        flipped = tuple(axis for axis in range(img.ndim) if img.strides[axis] < 0)
-        base = np.flip(img, axis=flipped) if flipped else img
-        if not _pixel_rows_contiguous(base, c_axis):
-            _fill_cells_strided(img, hidden, fill_values, c_axis)
-            return
-        if c_axis in flipped and fill_values.ndim:
-            fill_values = fill_values[::-1]
-    size = hidden.grid_size_px
-    outer, height, width, inner, n_units, unit, factor = _unit_layout(
-        img.shape, img.dtype.str, size, c_axis)
-    if c_axis == 0:
-        rows = base  # (C, H, W)
-    else:  # (H, W, C) -> (1, H, W * C) and (H, W) -> (1, H, W): views, rows kept apart
-        rows = (base.reshape(height, -1) if c_axis is not None else base)[None]
-    base_units = rows.view(np.uint8).view(unit)
-    fill_units = _fill_units(fill_values.tobytes(), fill_values.ndim, outer, width, inner,
-                             img.dtype.str, unit)
-    mask = hidden.cells
-    if factor != 1:
-        mask = mask.repeat(factor, axis=1)
-    if mask.shape[1] != n_units:  # the last cell is cut by the right edge
-        mask = mask[:, :n_units]
-    mask = mask.repeat(size, axis=0)
-    if mask.shape[0] != height:
-        mask = mask[:height]  # (H, units)
-    if flipped:
-        if h_axis in flipped:
-            mask = mask[::-1]
-        if w_axis in flipped:
-            mask = mask[:, ::-1]
-    np.copyto(base_units, fill_units[:, None, :], where=mask)
+        return img, 0
+    root = img
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.c_contiguous:
+        return None, 0
+    return root, img.ctypes.data - root.ctypes.data
+
+
+class _CellBlock(NamedTuple):
+    """Cells of one size seen as runs of memory (see :func:`_fill_plan`)."""
+
+    cells: tuple  # index into the cells array: (rows, cols), or (None, rows, cols, None)
+    shape: tuple[int, int, int, int]  # (outer, cell rows, cell cols, pixel rows per cell)
+    strides: tuple[int, int, int, int]  # in bytes
+    offset: int  # bytes from img[0, ..., 0] to the lowest byte of the first run
+    unit: np.dtype  # one run of one cell's pixel row: V(pixels * pixel bytes)
+    fill: np.ndarray  # runs of the fill, read-only: (outer, 1, 1, 1), indexed (outer, 1, 1)
+    masked_copy: bool  # a thin edge block: np.copyto(where=...) rather than indexing
+
+
+def _edge_segments(n_px: int, size: int) -> list[tuple[slice, int, int, int]]:
+    """(cells slice, first pixel, number of cells, pixels per cell) along one axis."""
+    n_full = n_px // size
+    segments = [(slice(0, n_full), 0, n_full, size)] if n_full else []
+    if n_px % size:
+        segments.append((slice(n_full, n_full + 1), n_full * size, 1, n_px % size))
+    return segments
 
 
 @functools.lru_cache(maxsize=256)
-def _unit_layout(
-    shape: tuple[int, ...], dtype_str: str, size: int, c_axis: int | None
-) -> tuple[int, int, int, int, int, np.dtype, int]:
-    """How :func:`_fill_cells_into` sees an image (cached per shape, dtype and grid size).
+def _fill_plan(
+    shape: tuple[int, ...], strides: tuple[int, ...], dtype_str: str, size: int,
+    c_axis: int | None, fill_bytes: bytes, fill_ndim: int,
+) -> tuple[_CellBlock, ...] | None:
+    """How :func:`_fill_cells_into` writes an image: its blocks (cached per layout and fill).
 
-    Returns:
-        (outer, H, W, inner, units per row, unit dtype, units per cell), the unit being
-        ``gcd(row bytes, cell bytes)`` opaque bytes.
-    """
-    height, width = shape[1:3] if c_axis == 0 else shape[:2]
-    channels = 1 if c_axis is None else shape[c_axis]
-    outer, inner = (channels, 1) if c_axis == 0 else (1, channels)
-    pixel_bytes = inner * np.dtype(dtype_str).itemsize
-    row_bytes, cell_bytes = width * pixel_bytes, size * pixel_bytes
-    unit_bytes = math.gcd(row_bytes, cell_bytes)
-    return (outer, height, width, inner, row_bytes // unit_bytes, np.dtype(f"V{unit_bytes}"),
-            cell_bytes // unit_bytes)
-
-
-@functools.lru_cache(maxsize=64)
-def _fill_units(
-    fill_bytes: bytes, fill_ndim: int, outer: int, width: int, inner: int, dtype_str: str,
-    unit: np.dtype,
-) -> np.ndarray:
-    """One pixel row of the fill per ``outer`` index, as read-only (outer, units) elements.
-
-    ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel, the channel axis being
-    ``outer`` ((C, H, W) images) or ``inner`` ((H, W, C) images). Cached: consecutive images of
-    one width and fill reuse the row.
+    ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel. None when a pixel row
+    is not one run of memory (a view with pixels apart).
     """
     dtype = np.dtype(dtype_str)
+    itemsize = dtype.itemsize
+    if c_axis == 0:
+        (outer, height, width), (s_outer, s_row, s_px), channels, s_chan = shape, strides, 1, 0
+        if abs(s_px) != itemsize:
+            return None
+    else:
+        (height, width), (s_row, s_px), outer, s_outer = shape[:2], strides[:2], 1, 0
+        channels, s_chan = (shape[2], strides[2]) if c_axis is not None else (1, itemsize)
+        if (channels > 1 and abs(s_chan) != itemsize) or abs(s_px) != channels * itemsize:
+            return None
     fill = np.frombuffer(fill_bytes, dtype=dtype)
-    row = np.empty((outer, width, inner), dtype=dtype)
-    row[...] = fill.reshape(outer, 1, inner) if fill_ndim else fill
-    row = row.reshape(outer, -1).view(np.uint8).view(unit)
-    row.flags.writeable = False
-    return row
-
-
-def _pixel_rows_contiguous(img: np.ndarray, c_axis: int | None) -> bool:
-    """Whether each pixel row of ``img`` is one run of memory (rows may lie apart: a crop)."""
-    itemsize = img.itemsize
-    if img.strides[-1] != itemsize:
-        return False
-    if c_axis in (-1, 2):  # (H, W, C): a row's pixels follow each other too
-        return img.strides[1] == img.shape[2] * itemsize
-    return True
+    if fill_ndim and outer > 1:
+        fill = fill.reshape(outer, 1, 1)
+    elif fill_ndim and s_chan < 0:  # channels stored backwards within a pixel
+        fill = fill[::-1]
+    pixel_low = min(0, (channels - 1) * s_chan)  # the lowest byte of a pixel, from channel 0
+    blocks = []
+    for rows, row0, n_rows, run_rows in _edge_segments(height, size):
+        for cols, col0, n_cols, run_px in _edge_segments(width, size):
+            unit = np.dtype(f"V{run_px * channels * itemsize}")
+            masked_copy = n_rows == 1 or n_cols == 1
+            runs = np.empty((outer, run_px, channels), dtype=dtype)
+            runs[...] = fill
+            # Shaped to broadcast against the view (masked copy) or its indexed runs.
+            runs = runs.reshape(outer, -1).view(unit).reshape(
+                (outer, 1, 1, 1) if masked_copy else (outer, 1, 1))
+            runs.flags.writeable = False
+            blocks.append(_CellBlock(
+                (None, rows, cols, None) if masked_copy else (rows, cols),
+                (outer, n_rows, n_cols, run_rows), (s_outer, size * s_row, size * s_px, s_row),
+                row0 * s_row + min(col0 * s_px, (col0 + run_px - 1) * s_px) + pixel_low,
+                unit, runs, masked_copy))
+    return tuple(blocks)
 
 
 def _fill_cells_strided(

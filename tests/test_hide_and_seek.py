@@ -33,7 +33,7 @@ Z = 5.0
 def reference_mask(height, width, grid_sizes, hide_prob, seed):
     """The rule, written independently: draw a size, then one uniform per cell, row-major."""
     rng = np.random.default_rng(seed)
-    size = grid_sizes[int(rng.integers(len(grid_sizes)))]
+    size = grid_sizes[math.floor(rng.random() * len(grid_sizes))]
     mask = np.zeros((height, width), dtype=bool)
     if size == 0:
         return mask
@@ -404,14 +404,17 @@ def _views(base):
                                   "flipped_crop", "every_other_column", "chw_view", "chw_crop"])
 def test_inplace_writes_through_any_view_exactly(dtype, view):
     rng = np.random.default_rng(1)
-    for grid in ((16,), (7,), (44,)):
+    for grid in ((16,), (7,), (44,), (64,)):  # 64: one cell, cut by both edges
         base = rng.integers(0, 256, (45, 58, 3)).astype(dtype)
         img, axis = _views(base)[view]
         before = img.copy()
         fill = (10, 20, 30)
         hidden = sample_hidden_cells(*(img.shape[1:] if axis == 0 else img.shape[:2]), grid,
                                      0.5, rng=3)
-        want = apply_hidden_cells(before, hidden, fill, channel_axis=axis)
+        mask = expand_hidden_cells(hidden, *(img.shape[1:] if axis == 0 else img.shape[:2]))
+        fill_px = np.array(fill, dtype=dtype)
+        want = (np.where(mask, fill_px[:, None, None], before) if axis == 0
+                else np.where(mask[..., None], fill_px, before))
         out = apply_hidden_cells(img, hidden, fill, channel_axis=axis, inplace=True)
         assert out is img
         np.testing.assert_array_equal(img, want)
