@@ -182,22 +182,27 @@ def _int_limits(dtype: np.dtype) -> np.iinfo:
     return np.iinfo(dtype) if dtype.kind != "b" else np.iinfo(np.uint8)
 
 
+#: Checked conversions of plain fills (numbers, tuples of numbers), read-only, by
+#: (fill, channels, dtype): consecutive images reuse them.
+_FILL_CACHE: dict[tuple, np.ndarray] = {}
+
+
 def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
     """``fill`` as a numpy array in ``dtype``: shape () for one number, (C,) per channel.
 
     Integer images get the fill rounded to the nearest integer; it must fit the dtype.
     """
-    if type(fill) in (int, float) or (
-        type(fill) is tuple and all(type(v) in (int, float) for v in fill)
-    ):  # hashable: reuse the checked conversion of the previous images (read-only)
-        return _fill_values_cached(fill, n_channels, dtype)
-    return _convert_fill(fill, n_channels, dtype)
-
-
-@functools.lru_cache(maxsize=64)
-def _fill_values_cached(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
+    key = (fill, n_channels, dtype)
+    try:
+        return _FILL_CACHE[key]
+    except (KeyError, TypeError):  # not converted yet, or not hashable (an array, a list)
+        pass
     values = _convert_fill(fill, n_channels, dtype)
-    values.flags.writeable = False
+    if len(_FILL_CACHE) < 256 and (type(fill) in (int, float) or (
+        type(fill) is tuple and all(type(v) in (int, float) for v in fill)
+    )):  # only plain values: a tensor hashes by identity and may change
+        values.flags.writeable = False
+        _FILL_CACHE[key] = values
     return values
 
 
@@ -479,11 +484,11 @@ def _fill_cells_into(
     """
     buffer, offset = _root_buffer(img)
     plan = None if buffer is None else _fill_plan(
-        img.shape, img.strides, img.dtype.str, hidden.grid_size_px, c_axis,
+        img.shape, img.strides, img.dtype, hidden.grid_size_px, c_axis,
         fill_values.tobytes(), fill_values.ndim)
     if plan is None and c_axis == 0 and buffer is not None:  # (C, H, W) view of HWC memory
         img, c_axis = img.transpose(1, 2, 0), 2
-        plan = _fill_plan(img.shape, img.strides, img.dtype.str, hidden.grid_size_px, 2,
+        plan = _fill_plan(img.shape, img.strides, img.dtype, hidden.grid_size_px, 2,
                           fill_values.tobytes(), fill_values.ndim)
     if plan is None:
         _fill_cells_strided(img, hidden, fill_values, c_axis)
@@ -535,7 +540,7 @@ def _edge_segments(n_px: int, size: int) -> list[tuple[slice, int, int, int]]:
 
 @functools.lru_cache(maxsize=256)
 def _fill_plan(
-    shape: tuple[int, ...], strides: tuple[int, ...], dtype_str: str, size: int,
+    shape: tuple[int, ...], strides: tuple[int, ...], dtype: np.dtype, size: int,
     c_axis: int | None, fill_bytes: bytes, fill_ndim: int,
 ) -> tuple[_CellBlock, ...] | None:
     """How :func:`_fill_cells_into` writes an image: its blocks (cached per layout and fill).
@@ -543,7 +548,6 @@ def _fill_plan(
     ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel. None when a pixel row
     is not one run of memory (a view with pixels apart).
     """
-    dtype = np.dtype(dtype_str)
     itemsize = dtype.itemsize
     if c_axis == 0:
         (outer, height, width), (s_outer, s_row, s_px), channels, s_chan = shape, strides, 1, 0
@@ -641,6 +645,14 @@ def apply_hidden_cells(
     return img.copy_(out) if inplace else out
 
 
+def _fill_tensor(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """Fill values as a tensor on ``like``'s device and dtype.
+
+    Made from a copy: cached fills are read-only, which torch warns about.
+    """
+    return torch.as_tensor(np.array(values), device=like.device).to(like.dtype)
+
+
 @functools.lru_cache(maxsize=64)
 def _torch_dtype(dtype: np.dtype) -> torch.dtype | None:
     """The torch dtype of a numpy dtype, or None when torch has no such dtype."""
@@ -678,7 +690,7 @@ def apply_hide_mask(img: Array, mask: Any, fill: Any = 0, channel_axis: int = -1
         values = values.reshape(-1, 1, 1) if values.ndim else values
     if isinstance(img, torch.Tensor):
         mask_t = torch.as_tensor(mask, device=img.device)
-        fill_t = torch.as_tensor(values, device=img.device).to(img.dtype)
+        fill_t = _fill_tensor(values, img)
         return torch.where(mask_t[..., None] if c_axis == 2 else mask_t, fill_t, img)
     mask_np = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else mask
     return np.where(mask_np[..., None] if c_axis == 2 else mask_np, values, img).astype(
@@ -721,9 +733,8 @@ def apply_hidden_steps(seq: Array, hidden: Any, fill: Any = 0.0, time_axis: int 
         values = _fill_values(values.reshape(-1), values.size, seq.dtype).reshape(values.shape)
     if isinstance(seq, torch.Tensor):
         out = seq.clone()
-        out.movedim(time_axis, 0)[torch.as_tensor(hidden_np, device=seq.device)] = torch.as_tensor(
-            values, device=seq.device
-        ).to(seq.dtype)
+        out.movedim(time_axis, 0)[torch.as_tensor(hidden_np, device=seq.device)] = _fill_tensor(
+            values, seq)
         return out
     out = seq.copy()
     np.moveaxis(out, time_axis, 0)[hidden_np] = values
@@ -807,7 +818,7 @@ def hide_patches_batch(
     )
     if inplace and not values.ndim:
         return x.masked_fill_(mask[:, None], values.item())
-    fill_t = torch.as_tensor(values, device=x.device).to(x.dtype)
+    fill_t = _fill_tensor(values, x)
     if fill_t.ndim:
         fill_t = fill_t.view(1, channels, 1, 1)
     out = torch.where(mask[:, None], fill_t, x)
