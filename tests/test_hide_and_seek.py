@@ -415,9 +415,15 @@ def test_inplace_writes_through_any_view_exactly(dtype, view):
         fill_px = np.array(fill, dtype=dtype)
         want = (np.where(mask, fill_px[:, None, None], before) if axis == 0
                 else np.where(mask[..., None], fill_px, before))
+        owner = img
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        owner_before = owner.copy()
         out = apply_hidden_cells(img, hidden, fill, channel_axis=axis, inplace=True)
         assert out is img
         np.testing.assert_array_equal(img, want)
+        # Every value changed in the memory is one changed in the view: nothing outside it.
+        assert (owner != owner_before).sum() == (img != before).sum() > 0
 
 
 def test_inplace_torch_and_read_only_and_nothing_hidden():
