@@ -229,16 +229,17 @@ class HideAndSeek(BaseTransform):
         Raises:
             KeyError: when neither ``img`` nor ``imgs`` is in ``results``.
         """
-        if "img" not in results and "imgs" not in results:
+        img = results.get("img")
+        if img is not None:
+            shape = img.shape
+            results["img"] = self._hide(img, self._draw(shape[0], shape[1]))
+        if "imgs" in results:
+            results["imgs"] = self._hide_clip(results["imgs"])
+        elif img is None:
             raise KeyError(
                 f"HideAndSeek needs 'img' or 'imgs' in the results, got keys {sorted(results)}; "
                 "put it after the loading stages"
             )
-        if "img" in results:
-            img = results["img"]
-            results["img"] = self._hide(img, self._draw(img.shape[0], img.shape[1]))
-        if "imgs" in results:
-            results["imgs"] = self._hide_clip(results["imgs"])
         return results
 
     def __repr__(self) -> str:
