@@ -504,16 +504,36 @@ def _fill_cells_into(
 
 
 def _root_buffer(img: np.ndarray) -> tuple[np.ndarray | None, int]:
-    """(C-contiguous array owning ``img``'s memory, byte offset of ``img[0, ..., 0]`` in it).
+    """A C-contiguous array holding ``img``'s memory, and the byte offset of ``img[0, ..., 0]``.
 
-    (None, 0) when there is none (the caller falls back).
+    A flipped image (``np.flip``, mmcv's ``imflip``) is its unflipped view; other views (a
+    crop) are found through their owner. (None, 0) when there is none (the caller falls back).
     """
+    unflip, offset = _unflip(img.shape, img.strides)
+    if unflip is not None:
+        unflipped = img[unflip]
+        if unflipped.flags.c_contiguous:
+            return unflipped, offset
     root = img
     while isinstance(root.base, np.ndarray):
         root = root.base
     if not root.flags.c_contiguous:
         return None, 0
-    return root, img.ctypes.data - root.ctypes.data
+    return root, img.ctypes.data - root.ctypes.data  # two pointer reads: ~1 us each
+
+
+@functools.lru_cache(maxsize=256)
+def _unflip(shape: tuple[int, ...], strides: tuple[int, ...]) -> tuple[tuple | None, int]:
+    """How to unflip a view: the index reversing its axes with negative strides, or None.
+
+    Also returns the bytes from the unflipped view's first (lowest) element to element
+    [0, ..., 0] of the flipped one.
+    """
+    if all(stride >= 0 for stride in strides):
+        return None, 0
+    index = tuple(slice(None, None, -1) if stride < 0 else slice(None) for stride in strides)
+    pairs = zip(shape, strides, strict=True)
+    return index, sum((n - 1) * -stride for n, stride in pairs if stride < 0)
 
 
 class _CellBlock(NamedTuple):
