@@ -11,7 +11,8 @@ Two real pipelines, each built from the classification task's configs and the me
 mmengine's collate and the model's data preprocessor (normalization) are included. Baseline and
 HaS (uint8 kept, the default), HaS with ``keep_dtype=False`` (float32, exact 0) and HaS in the
 data preprocessor (``has_placement=preprocessor``: the normalized batch, exact 0) are
-interleaved batch by batch in one process on one core (a machine whose speed drifts -- ±25%
+interleaved batch by batch in one process on one core (torch and OpenCV single-threaded, as
+mmengine's runner sets OpenCV up for training; a machine whose speed drifts -- ±25%
 from one pass to the next was seen here on virtual CPUs -- then slows every case alike);
 images/s is CPU time of this thread (like ``bench_has_speed.py``). Reported: each HaS case's
 extra time per image in percent, with and without the data preprocessor (``_loader_only``:
@@ -33,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -199,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    # As mmengine's runner sets up training (mmpretrain's env_cfg: opencv_num_threads=0):
+    # OpenCV's own threads would also hide the resize from this thread's CPU clock.
+    cv2.setNumThreads(0)
     compat.apply()
     rows = []
     for pipeline in args.pipelines.split(","):
