@@ -463,3 +463,18 @@ def test_cell_sampler_draws_what_sample_hidden_cells_draws():
         CellSampler(hide_prob=2)
     with pytest.raises(ValueError, match="height"):
         CellSampler()(0, 5)
+
+
+@pytest.mark.parametrize("view", ["contiguous", "flip_w", "flip_h", "flip_hw_bgr", "crop",
+                                  "flipped_crop", "chw_view", "chw_crop", "every_other_column"])
+def test_only_views_with_pixels_apart_take_the_per_pixel_fallback(view, monkeypatch):
+    """Flips and crops (what RandomFlip / RandomCrop hand over) are written block by block."""
+    import benchmark.hide_and_seek as has
+
+    calls = []
+    monkeypatch.setattr(has, "_fill_cells_strided", lambda *args: calls.append(args))
+    img, axis = _views(np.zeros((45, 58, 3), np.uint8))[view]
+    height, width = img.shape[1:] if axis == 0 else img.shape[:2]
+    apply_hidden_cells(img, sample_hidden_cells(height, width, (16,), 0.5, rng=0), 1,
+                       channel_axis=axis, inplace=True)
+    assert len(calls) == (view == "every_other_column")
