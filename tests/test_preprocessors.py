@@ -173,3 +173,30 @@ def test_classification_run_with_preprocessor_placement(tiny_cifar10, tmp_path):
     model_cfg = dict(cfg.model, data_preprocessor=cfg.data_preprocessor)  # as the Runner merges
     assert isinstance(MODELS.build(model_cfg).data_preprocessor, HideAndSeekClsDataPreprocessor)
     assert not any(s["type"].endswith("HideAndSeek") for s in cfg.train_dataloader.dataset.pipeline)
+
+
+def test_ranks_draw_different_masks_and_each_rank_reproduces_its_own(tiny_cifar10, tmp_path,
+                                                                      monkeypatch):
+    """Runs seed each rank apart (DDP): one step's masks differ across ranks, not reruns."""
+    import mmengine.runner.utils as runner_utils
+
+    from benchmark.mmrun import apply_spec
+    from benchmark.spec import RunSpec
+    from tasks import get_task
+
+    task = get_task("classification")
+    spec = task.resolve(RunSpec("classification", method="has", dataset="cifar10",
+                                data_root=str(tiny_cifar10), model="resnet-tiny-cifar",
+                                epochs=1, options=(("has_placement", "preprocessor"),)))
+    cfg = apply_spec(task.build_config(spec)[0], spec, tmp_path, scope="mmpretrain")
+    assert cfg.randomness["diff_rank_seed"] is True
+    hide = BatchHideAndSeek((16,), 0.5)
+
+    def masks_on_rank(rank):
+        monkeypatch.setattr(runner_utils, "get_rank", lambda: rank)
+        runner_utils.set_random_seed(**cfg.randomness)
+        return hide(torch.ones(8, 3, 64, 64)) == 0
+
+    assert torch.equal(masks_on_rank(0), masks_on_rank(0))
+    assert torch.equal(masks_on_rank(1), masks_on_rank(1))
+    assert not torch.equal(masks_on_rank(0), masks_on_rank(1))
