@@ -15,7 +15,8 @@ Each is registered in its library's ``MODELS`` registry; importing this module r
 Video clips (mmaction2 ``N x clips x C x T x H x W``) get one mask per clip, shared by its
 channels and frames, like the pipeline stage's ``share_mask_across_frames``.
 Random numbers come from torch's global generator on the batch's device (seeded by mmengine's
-``randomness.seed``).
+``randomness.seed``; ``benchmark.mmrun`` sets ``diff_rank_seed`` so that DDP ranks draw
+different masks).
 """
 
 from __future__ import annotations
