@@ -396,12 +396,15 @@ def _views(base):
         "every_other_column": (base[:, ::2], -1),  # pixels apart: the per-pixel fallback
         "chw_view": (base.transpose(2, 0, 1), 0),  # channel-first view of HWC memory
         "chw_crop": (np.ascontiguousarray(base.transpose(2, 0, 1))[:, 2:-3, 1:-1], 0),
+        # channels reversed (BGR <-> RGB) and flipped, channel first
+        "chw_bgr_flip_w": (np.ascontiguousarray(base.transpose(2, 0, 1))[::-1, :, ::-1], 0),
     }
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 @pytest.mark.parametrize("view", ["contiguous", "flip_w", "flip_h", "flip_hw_bgr", "crop",
-                                  "flipped_crop", "every_other_column", "chw_view", "chw_crop"])
+                                  "flipped_crop", "every_other_column", "chw_view", "chw_crop",
+                                  "chw_bgr_flip_w"])
 def test_inplace_writes_through_any_view_exactly(dtype, view):
     rng = np.random.default_rng(1)
     for grid in ((16,), (7,), (44,), (64,)):  # 64: one cell, cut by both edges
@@ -466,7 +469,8 @@ def test_cell_sampler_draws_what_sample_hidden_cells_draws():
 
 
 @pytest.mark.parametrize("view", ["contiguous", "flip_w", "flip_h", "flip_hw_bgr", "crop",
-                                  "flipped_crop", "chw_view", "chw_crop", "every_other_column"])
+                                  "flipped_crop", "chw_view", "chw_crop", "chw_bgr_flip_w",
+                                  "every_other_column"])
 def test_only_views_with_pixels_apart_take_the_per_pixel_fallback(view, monkeypatch):
     """Flips and crops (what RandomFlip / RandomCrop hand over) are written block by block."""
     import benchmark.hide_and_seek as has
