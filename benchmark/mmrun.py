@@ -176,11 +176,10 @@ def apply_spec(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> Any:
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = str(work_dir)
     cfg.default_scope = scope
-    # Each rank seeded seed + rank (mmengine's own switch; rank 0, and so every single-process
-    # run, keeps the seed): under DDP, draws made in the main process -- the data
-    # preprocessor's HaS masks, batch augments -- would otherwise repeat on every rank. The
-    # sampler's shuffle stays shared (mmengine syncs its seed) and loader workers differ anyway.
-    cfg.randomness = dict(seed=spec.seed, deterministic=False, diff_rank_seed=True)
+    # One seed on every rank, so the data order is the seed's for every method (mmengine's
+    # diff_rank_seed=True would shuffle with a seed drawn at run time instead); the HaS data
+    # preprocessor draws its masks per rank itself.
+    cfg.randomness = dict(seed=spec.seed, deterministic=False, diff_rank_seed=False)
     cfg.launcher = spec.option_dict.get("launcher", "none")
     cfg.log_level = spec.option_dict.get("log_level", "ERROR")
     if cfg.train_cfg.get("by_epoch", True) and "max_epochs" in cfg.train_cfg:

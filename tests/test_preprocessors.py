@@ -2,7 +2,7 @@
 
 Each library's HaS preprocessor must give exactly what its own preprocessor gives, except that
 in training the hidden cells are exactly 0 (the mean pixel after normalization); the hidden
-cells are recomputed independently by re-seeding torch's global generator; evaluation is never
+cells are recomputed independently from the run's seed and the rank; evaluation is never
 hidden; the method overlay swaps the preprocessor and leaves the pipeline without a HaS stage.
 """
 
@@ -40,9 +40,11 @@ def need(path):
     return path
 
 
-def expected_masks(seed, n, height, width, grid, hide_prob=0.5):
-    torch.manual_seed(seed)
-    return sample_hide_mask_batch(n, height, width, grid, hide_prob)
+def expected_masks(seed, n, height, width, grid, hide_prob=0.5, rank=0):
+    """The masks of the first batch after ``torch.manual_seed(seed)`` on ``rank``."""
+    state = np.random.SeedSequence([seed, rank]).generate_state(1)
+    generator = torch.Generator().manual_seed(int(state[0]))
+    return sample_hide_mask_batch(n, height, width, grid, hide_prob, generator=generator)
 
 
 def check_hidden(x_has, x_plain, masks):
@@ -175,28 +177,21 @@ def test_classification_run_with_preprocessor_placement(tiny_cifar10, tmp_path):
     assert not any(s["type"].endswith("HideAndSeek") for s in cfg.train_dataloader.dataset.pipeline)
 
 
-def test_ranks_draw_different_masks_and_each_rank_reproduces_its_own(tiny_cifar10, tmp_path,
-                                                                      monkeypatch):
-    """Runs seed each rank apart (DDP): one step's masks differ across ranks, not reruns."""
-    import mmengine.runner.utils as runner_utils
+def test_ranks_draw_different_masks_and_leave_the_global_generator_alone(monkeypatch):
+    """DDP: one step's masks differ across ranks, a rerun repeats them, torch's stream is kept."""
+    import benchmark.pipelines.preprocessors as preprocessors
 
-    from benchmark.mmrun import apply_spec
-    from benchmark.spec import RunSpec
-    from tasks import get_task
+    def first_batch_on_rank(rank):
+        monkeypatch.setattr(preprocessors, "get_rank", lambda: rank)
+        torch.manual_seed(7)
+        hidden = BatchHideAndSeek((16,), 0.5)(torch.ones(8, 3, 64, 64)) == 0
+        return hidden[:, 0], torch.rand(3)
 
-    task = get_task("classification")
-    spec = task.resolve(RunSpec("classification", method="has", dataset="cifar10",
-                                data_root=str(tiny_cifar10), model="resnet-tiny-cifar",
-                                epochs=1, options=(("has_placement", "preprocessor"),)))
-    cfg = apply_spec(task.build_config(spec)[0], spec, tmp_path, scope="mmpretrain")
-    assert cfg.randomness["diff_rank_seed"] is True
-    hide = BatchHideAndSeek((16,), 0.5)
-
-    def masks_on_rank(rank):
-        monkeypatch.setattr(runner_utils, "get_rank", lambda: rank)
-        runner_utils.set_random_seed(**cfg.randomness)
-        return hide(torch.ones(8, 3, 64, 64)) == 0
-
-    assert torch.equal(masks_on_rank(0), masks_on_rank(0))
-    assert torch.equal(masks_on_rank(1), masks_on_rank(1))
-    assert not torch.equal(masks_on_rank(0), masks_on_rank(1))
+    masks_0, after_0 = first_batch_on_rank(0)
+    masks_1, after_1 = first_batch_on_rank(1)
+    torch.manual_seed(7)
+    assert torch.equal(after_0, torch.rand(3)) and torch.equal(after_1, after_0)
+    assert torch.equal(masks_0, first_batch_on_rank(0)[0])
+    assert torch.equal(masks_0, expected_masks(7, 8, 64, 64, (16,)))
+    assert torch.equal(masks_1, expected_masks(7, 8, 64, 64, (16,), rank=1))
+    assert not torch.equal(masks_0, masks_1)

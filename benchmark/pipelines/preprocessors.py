@@ -14,9 +14,10 @@ Each is registered in its library's ``MODELS`` registry; importing this module r
 (import ``benchmark.compat`` and apply it first: mmseg's models need the mmcv.ops stand-in).
 Video clips (mmaction2 ``N x clips x C x T x H x W``) get one mask per clip, shared by its
 channels and frames, like the pipeline stage's ``share_mask_across_frames``.
-Random numbers come from torch's global generator on the batch's device (seeded by mmengine's
-``randomness.seed``; ``benchmark.mmrun`` sets ``diff_rank_seed`` so that DDP ranks draw
-different masks).
+Random numbers come from a generator of HaS's own on the batch's device, seeded from torch's
+initial seed (the run's seed: mmengine's ``randomness.seed`` sets it on every rank) and the
+process's rank: reruns draw the same masks, DDP ranks different ones, and the model's own
+random draws (dropout, batch augments) stay those of the baseline.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from mmaction.models.data_preprocessors import ActionDataPreprocessor
 from mmaction.registry import MODELS as MMACTION_MODELS
+from mmengine.dist import get_rank
 from mmpretrain.models import ClsDataPreprocessor
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 from mmseg.models.data_preprocessor import SegDataPreProcessor
@@ -61,6 +64,16 @@ class BatchHideAndSeek:
             raise ValueError(f"sample_dims must be 1 (images) or 2 (video clips), got "
                              f"{sample_dims!r}")
         self.sample_dims = sample_dims
+        self._generators: dict[torch.device, torch.Generator] = {}
+
+    def generator(self, device: torch.device) -> torch.Generator:
+        """This process's generator on ``device``, made on first use (see the module doc)."""
+        generator = self._generators.get(device)
+        if generator is None:
+            seed = np.random.SeedSequence([torch.initial_seed(), get_rank()]).generate_state(1)
+            generator = torch.Generator(device=device).manual_seed(int(seed[0]))
+            self._generators[device] = generator
+        return generator
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
         """Hide cells of ``inputs`` (..., H, W) in place and return it.
@@ -74,7 +87,8 @@ class BatchHideAndSeek:
         inputs = inputs.contiguous()
         samples = inputs.shape[: self.sample_dims].numel()
         view = inputs.view(samples, -1, *inputs.shape[-2:])
-        hide_patches_batch(view, self.grid_sizes, self.hide_prob, fill=0.0, inplace=True)
+        hide_patches_batch(view, self.grid_sizes, self.hide_prob, fill=0.0,
+                           generator=self.generator(inputs.device), inplace=True)
         return inputs
 
     def __repr__(self) -> str:
