@@ -484,13 +484,12 @@ def _fill_cells_into(
     slower per-pixel masked copy.
     """
     buffer, offset = (img, 0) if img.flags.c_contiguous else _root_buffer(img)
-    plan = None if buffer is None else _fill_plan(
-        img.shape, img.strides, img.dtype, hidden.grid_size_px, c_axis,
-        fill_values.tobytes(), fill_values.ndim)
+    size, fill = hidden.grid_size_px, (fill_values.tobytes(), fill_values.ndim)
+    plan = None if buffer is None else _fill_plan(img.shape, img.strides, img.dtype, size,
+                                                  c_axis, *fill)
     if plan is None and c_axis == 0 and buffer is not None:  # (C, H, W) view of HWC memory
         img, c_axis = img.transpose(1, 2, 0), 2
-        plan = _fill_plan(img.shape, img.strides, img.dtype, hidden.grid_size_px, 2,
-                          fill_values.tobytes(), fill_values.ndim)
+        plan = _fill_plan(img.shape, img.strides, img.dtype, size, 2, *fill)
     if plan is None:
         _fill_cells_strided(img, hidden, fill_values, c_axis)
         return
@@ -793,14 +792,8 @@ def hide_patches(
     """
     if not isinstance(img, _ARRAY_TYPES):
         raise ValueError(f"img must be a numpy array or a torch tensor, got {type(img).__name__}")
-    h_axis, w_axis, c_axis = _spatial_axes(img.ndim, channel_axis)
-    height, width = img.shape[h_axis], img.shape[w_axis]
-    hidden = sample_hidden_cells(height, width, grid_sizes, hide_prob, rng)
-    if isinstance(img, np.ndarray):  # the checks of apply_hidden_cells hold by construction
-        fill_values = _fill_values(fill, None if c_axis is None else img.shape[c_axis], img.dtype)
-        if hidden.grid_size_px == 0:  # (all cells visible: the masked copy writes nothing)
-            return img.copy()
-        return _apply_cells_numpy(img, hidden, fill_values, c_axis)
+    h_axis, w_axis, _ = _spatial_axes(img.ndim, channel_axis)
+    hidden = sample_hidden_cells(img.shape[h_axis], img.shape[w_axis], grid_sizes, hide_prob, rng)
     return apply_hidden_cells(img, hidden, fill, channel_axis)
 
 

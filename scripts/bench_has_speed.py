@@ -10,8 +10,9 @@ machine mostly measures waiting for a core). Two groups:
   Python loop like the original ``hide_patch.py`` of Hide-and-Seek, and ours
   (``hide_patches``), and our mmpretrain ``HideAndSeek`` stage called on a results dict as
   the data loader calls it (uint8 kept with the rounded mean, the default; and
-  ``keep_dtype=False``, which converts to float32 for an exact 0 after normalization). Every
-  transform returns a new image (the in-place ones get a copy).
+  ``keep_dtype=False``, which converts to float32 for an exact 0 after normalization). The
+  other transforms return a new image (the in-place ones get a copy); the stage writes into
+  the image, as it does in the loader.
 - ``batch``: an N x 3 x 224 x 224 float32 tensor -- ``clone()`` and ``hide_patches_batch`` (new
   tensor, and in place as the data preprocessors run it); on
   a CUDA device too when there is one (wall time after ``torch.cuda.synchronize``; GB/s counts

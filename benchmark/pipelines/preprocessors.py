@@ -168,10 +168,3 @@ class HideAndSeekActionDataPreprocessor(_HidesTrainingInputs, ActionDataPreproce
         """Normalize as mmaction2 does, then hide in training."""
         return self._hide(super().forward_onesample(data, training), training)
 
-
-#: Scope -> the HaS data-preprocessor class registered in that library's ``MODELS``.
-PREPROCESSORS = {
-    "mmpretrain": HideAndSeekClsDataPreprocessor,
-    "mmseg": HideAndSeekSegDataPreProcessor,
-    "mmaction": HideAndSeekActionDataPreprocessor,
-}
