@@ -496,10 +496,13 @@ def _fill_cells_into(
     cells = hidden.cells
     for block in plan:
         view = np.ndarray(block.shape, block.unit, buffer, offset + block.offset, block.strides)
+        chosen = cells if block.cells is None else cells[block.cells]
         if block.masked_copy:
-            np.copyto(view, block.fill, where=cells[block.cells])
-        else:
-            view[:, cells if block.cells is None else cells[block.cells]] = block.fill
+            np.copyto(view, block.fill, where=chosen)
+        elif block.planes:
+            view[:, chosen] = block.fill
+        else:  # no leading axis to slice: ~1 us cheaper per block
+            view[chosen] = block.fill
 
 
 def _root_buffer(img: np.ndarray) -> tuple[np.ndarray | None, int]:
@@ -538,14 +541,15 @@ def _unflip(shape: tuple[int, ...], strides: tuple[int, ...]) -> tuple[tuple | N
 class _CellBlock(NamedTuple):
     """Cells of one size seen as runs of memory (see :func:`_fill_plan`)."""
 
-    cells: tuple | None  # index into the cells array: (rows, cols), (None, rows, cols, None)
-    # for a masked copy, or None: all of them
-    shape: tuple[int, int, int, int]  # (outer, cell rows, cell cols, pixel rows per cell)
-    strides: tuple[int, int, int, int]  # in bytes
+    cells: tuple | None  # index into the cells array: (rows, cols), for a masked copy
+    # ([None,] rows, cols, None) to broadcast against the view, or None: all of them
+    shape: tuple[int, ...]  # ([planes,] cell rows, cell cols, pixel rows per cell)
+    strides: tuple[int, ...]  # in bytes
     offset: int  # bytes from img[0, ..., 0] to the lowest byte of the first run
     unit: np.dtype  # one run of one cell's pixel row: V(pixels * pixel bytes)
-    fill: np.ndarray  # runs of the fill, read-only: (outer, 1, 1, 1), indexed (outer, 1, 1)
+    fill: np.ndarray  # runs of the fill, read-only, shaped to broadcast where they are written
     masked_copy: bool  # a thin edge block: np.copyto(where=...) rather than indexing
+    planes: bool  # the view leads with an axis of channel planes (channel-first images)
 
 
 def _edge_segments(n_px: int, size: int) -> list[tuple[slice, int, int, int]]:
@@ -583,6 +587,7 @@ def _fill_plan(
     elif fill_ndim and s_chan < 0:  # channels stored backwards within a pixel
         fill = fill[::-1]
     pixel_low = min(0, (channels - 1) * s_chan)  # the lowest byte of a pixel, from channel 0
+    lead, lead_stride = ((outer,), (s_outer,)) if outer > 1 else ((), ())  # channel planes
     blocks = []
     for rows, row0, n_rows, run_rows in _edge_segments(height, size):
         for cols, col0, n_cols, run_px in _edge_segments(width, size):
@@ -592,14 +597,16 @@ def _fill_plan(
             runs[...] = fill
             # Shaped to broadcast against the view (masked copy) or its indexed runs.
             runs = runs.reshape(outer, -1).view(unit).reshape(
-                (outer, 1, 1, 1) if masked_copy else (outer, 1, 1))
+                (*lead, *((1, 1, 1) if masked_copy else (1, 1))))
             runs.flags.writeable = False
             whole = n_rows * run_rows == height and n_cols * run_px == width
             blocks.append(_CellBlock(
-                (None, rows, cols, None) if masked_copy else None if whole else (rows, cols),
-                (outer, n_rows, n_cols, run_rows), (s_outer, size * s_row, size * s_px, s_row),
+                (*(None,) * len(lead), rows, cols, None) if masked_copy
+                else None if whole else (rows, cols),
+                (*lead, n_rows, n_cols, run_rows),
+                (*lead_stride, size * s_row, size * s_px, s_row),
                 row0 * s_row + min(col0 * s_px, (col0 + run_px - 1) * s_px) + pixel_low,
-                unit, runs, masked_copy))
+                unit, runs, masked_copy, bool(lead)))
     return tuple(blocks)
 
 
