@@ -471,7 +471,7 @@ def _fill_cells_into(
     """Write the fill into the hidden cells of ``img`` itself (``img`` must be writeable).
 
     Each cell's part of a pixel row is one run of memory (forwards, or backwards in a flipped
-    view), so the image is seen through void views of shape (outer, cell rows, cell cols,
+    view), so the image is seen through void views of shape ([channel planes,] cell rows, cell cols,
     pixel rows of a cell) whose elements are those runs (48 bytes for 16-pixel cells of a
     uint8 RGB image) -- one view per block of equally sized cells: the full cells, and the
     cells cut by the right and the bottom edge. The full cells are written by indexing their
