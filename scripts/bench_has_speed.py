@@ -14,13 +14,15 @@ machine mostly measures waiting for a core). Two groups:
   other transforms return a new image (the in-place ones get a copy); the stage writes into
   the image, as it does in the loader.
 - ``batch``: an N x 3 x 224 x 224 float32 tensor -- ``clone()`` and ``hide_patches_batch`` (new
-  tensor, and in place as the data preprocessors run it); on
-  a CUDA device too when there is one (wall time after ``torch.cuda.synchronize``; GB/s counts
-  the batch's bytes read once and written once).
+  tensor, and in place as the data preprocessors run it); on a CUDA device too when there
+  is one (wall time after ``torch.cuda.synchronize``; GB/s counts the batch's bytes read once
+  and written once). ``--bandwidth-device`` picks that device (``cpu`` runs the same group on
+  the CPU, which is how the tests check it on machines without a GPU).
 
 Usage::
 
     .venv/bin/python scripts/bench_has_speed.py [--rounds 40] [--out results/has_speed.csv]
+        [--bandwidth-device cuda:1]
 
 Prints a Markdown table; ``--out`` also writes a tidy CSV (one row per case).
 """
@@ -140,20 +142,47 @@ def time_interleaved(
     return times
 
 
-def time_cuda(cases: list[tuple[str, Callable[[], object]]], rounds: int) -> dict[str, list[float]]:
-    """Per-call wall seconds of each case on the GPU (synchronized before and after)."""
+def _synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on the CPU, whose calls return when done)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_device(
+    cases: list[tuple[str, Callable[[], object]]], rounds: int, device: torch.device
+) -> dict[str, list[float]]:
+    """Per-call wall seconds of each case on ``device`` (synchronized before and after)."""
     for _, call in cases:
         call()
-    torch.cuda.synchronize()
+    _synchronize(device)
     times: dict[str, list[float]] = {name: [] for name, _ in cases}
     for _ in range(rounds):
         for name, call in cases:
-            torch.cuda.synchronize()
+            _synchronize(device)
             start = time.perf_counter()
             call()
-            torch.cuda.synchronize()
+            _synchronize(device)
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def bandwidth_device(name: str | None) -> torch.device | None:
+    """The device of the GB/s group: ``name``, else the GPU when there is one, else None.
+
+    Raises:
+        ValueError: when ``name`` is not a device torch knows or is a GPU this machine lacks.
+    """
+    if name is None:
+        return torch.device("cuda") if torch.cuda.is_available() else None
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"--bandwidth-device {name!r} is not a torch device ({error}); "
+                         "use e.g. cuda, cuda:1 or cpu") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--bandwidth-device {name}: this machine has no CUDA device; "
+                         "leave the option out, or use cpu to check the group")
+    return device
 
 
 def with_bandwidth(rows: list[dict], n_bytes: int) -> list[dict]:
@@ -161,6 +190,17 @@ def with_bandwidth(rows: list[dict], n_bytes: int) -> list[dict]:
     for row in rows:
         row["gb_per_s"] = round(2 * n_bytes / (row["median_us"] * 1e-6) / 1e9, 1)
     return rows
+
+
+def bandwidth_rows(batch: torch.Tensor, rounds: int, meta: dict) -> list[dict]:
+    """The batch cases on ``batch``'s device, in wall time, with GB/s."""
+    device = batch.device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else meta["cpu"]
+    device_meta = {**meta, "clock": f"perf_counter ({device.type} synchronized)",
+                   "device": name, "calls_per_round": 1}
+    rows = summarize(f"{device.type} batch {'x'.join(map(str, batch.shape))} float32",
+                     time_device(batch_cases(batch), rounds, device), device_meta)
+    return with_bandwidth(rows, batch.numel() * batch.element_size())
 
 
 def summarize(group: str, times: dict[str, list[float]], meta: dict) -> list[dict]:
@@ -199,7 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-calls", type=int, default=1, help="calls per round, batch")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", type=Path, help="write a tidy CSV here")
+    parser.add_argument(
+        "--bandwidth-device", help="device of the wall-clock GB/s batch group (default: the "
+        "GPU when there is one, else the group is left out; cpu runs it there, as a check)")
     args = parser.parse_args(argv)
+    try:
+        device = bandwidth_device(args.bandwidth_device)
+    except ValueError as error:
+        parser.error(str(error))
 
     torch.set_num_threads(1)
     random.seed(0)
@@ -221,14 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         time_interleaved(batch_cases(batch), args.rounds, args.batch_calls),
         {**meta, "calls_per_round": args.batch_calls},
     )
-    if torch.cuda.is_available():
-        gpu_batch = batch.cuda()
-        cuda_meta = {**meta, "clock": "perf_counter (cuda synchronized)",
-                     "device": torch.cuda.get_device_name(0), "calls_per_round": 1}
-        rows += with_bandwidth(summarize(
-            f"cuda batch {args.batch_size}x3x224x224 float32",
-            time_cuda(batch_cases(gpu_batch), args.rounds), cuda_meta,
-        ), gpu_batch.numel() * gpu_batch.element_size())
+    if device is not None:
+        rows += bandwidth_rows(batch.to(device), args.rounds, meta)
     else:
         print("no CUDA device: the GPU batch group (GB/s) is not measured", file=sys.stderr)
     fields = list(dict.fromkeys(key for row in rows for key in row))
