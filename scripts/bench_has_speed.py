@@ -203,31 +203,47 @@ def bandwidth_rows(batch: torch.Tensor, rounds: int, meta: dict) -> list[dict]:
     return with_bandwidth(rows, batch.numel() * batch.element_size())
 
 
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile), within the values; one value is all three."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, median, q3
+
+
 def summarize(group: str, times: dict[str, list[float]], meta: dict) -> list[dict]:
-    """Tidy rows: median and quartiles in microseconds, ratio to the group's first case."""
+    """Tidy rows: median and quartiles in microseconds, ratio to the group's first case.
+
+    ``ratio_to_reference`` is the ratio of the medians; ``ratio_q1``/``ratio_q3`` are the
+    quartiles of the per-round ratios (each case against the reference timed in the same
+    round, milliseconds apart), which show how much the machine's load moved the ratio.
+    """
     names = list(times)
     reference = names[0]
     ref_median = statistics.median(times[reference])
     rows = []
     for name in names:
-        values = sorted(times[name])
-        q1, median, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+        q1, median, q3 = _quartiles(times[name])
+        per_round = [t / ref for t, ref in zip(times[name], times[reference], strict=True)]
+        ratio_q1, _, ratio_q3 = _quartiles(per_round)
         rows.append({
             "group": group, "case": name, "median_us": round(median * 1e6, 2),
             "q1_us": round(q1 * 1e6, 2), "q3_us": round(q3 * 1e6, 2),
-            "reference": reference,
-            "ratio_to_reference": round(statistics.median(values) / ref_median, 3), **meta,
+            "reference": reference, "ratio_to_reference": round(median / ref_median, 3),
+            "ratio_q1": round(ratio_q1, 3), "ratio_q3": round(ratio_q3, 3), **meta,
         })
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
     """The rows as a Markdown table."""
-    lines = ["| group | case | median CPU µs | IQR µs | × reference |", "|---|---|---:|---:|---:|"]
+    lines = ["| group | case | median µs | IQR µs | × reference | IQR of × per round |",
+             "|---|---|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
             f"| {r['group']} | {r['case']} | {r['median_us']:.1f} | "
-            f"{r['q1_us']:.1f}–{r['q3_us']:.1f} | {r['ratio_to_reference']:.2f} |"
+            f"{r['q1_us']:.1f}–{r['q3_us']:.1f} | {r['ratio_to_reference']:.2f} | "
+            f"{r['ratio_q1']:.2f}–{r['ratio_q3']:.2f} |"
         )
     return "\n".join(lines)
 

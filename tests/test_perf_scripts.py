@@ -28,6 +28,9 @@ def test_has_speed_table(tmp_path):
     assert {"copy (numpy)", "ours HideAndSeek stage (mmpretrain, uint8 kept)",
             "ours hide_patches_batch in place (has_placement=preprocessor)"} <= cases
     assert all(float(r["median_us"]) > 0 and r["cpu"] and int(r["cores"]) > 0 for r in rows)
+    for row in rows:  # per-round ratios: the reference against itself is exactly 1
+        low, high = float(row["ratio_q1"]), float(row["ratio_q3"])
+        assert (low == high == 1.0) if row["case"] == row["reference"] else 0 < low <= high
     # The GB/s group (the GPU's, on a GPU machine) ran on the CPU: every batch case, with
     # the bytes of a 2x3x224x224 float32 batch read and written once per median call.
     device_rows = [r for r in rows if r["group"] == "cpu batch 2x3x224x224 float32"]
