@@ -21,7 +21,7 @@ machine mostly measures waiting for a core). Two groups:
 
 Usage::
 
-    .venv/bin/python scripts/bench_has_speed.py [--rounds 40] [--out results/has_speed.csv]
+    .venv/bin/python scripts/bench_has_speed.py [--rounds 40] [--out results/perf/has_speed.csv]
         [--bandwidth-device cuda:1]
 
 Prints a Markdown table; ``--out`` also writes a tidy CSV (one row per case).
