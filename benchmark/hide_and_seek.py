@@ -499,7 +499,7 @@ def _fill_cells_into(
         chosen = cells if block.cells is None else cells[block.cells]
         if block.masked_copy:
             np.copyto(view, block.fill, where=chosen)
-        elif block.planes:
+        elif view.ndim == 4:  # channel planes first
             view[:, chosen] = block.fill
         else:  # no leading axis to slice: ~1 us cheaper per block
             view[chosen] = block.fill
@@ -549,7 +549,6 @@ class _CellBlock(NamedTuple):
     unit: np.dtype  # one run of one cell's pixel row: V(pixels * pixel bytes)
     fill: np.ndarray  # runs of the fill, read-only, shaped to broadcast where they are written
     masked_copy: bool  # a thin edge block: np.copyto(where=...) rather than indexing
-    planes: bool  # the view leads with an axis of channel planes (channel-first images)
 
 
 def _edge_segments(n_px: int, size: int) -> list[tuple[slice, int, int, int]]:
@@ -606,7 +605,7 @@ def _fill_plan(
                 (*lead, n_rows, n_cols, run_rows),
                 (*lead_stride, size * s_row, size * s_px, s_row),
                 row0 * s_row + min(col0 * s_px, (col0 + run_px - 1) * s_px) + pixel_low,
-                unit, runs, masked_copy, bool(lead)))
+                unit, runs, masked_copy))
     return tuple(blocks)
 
 

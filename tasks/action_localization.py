@@ -172,9 +172,10 @@ class ActionLocalizationTask(Task):
         passthrough = {"batch_size", "num_workers", "launcher", "log_level", "has_hide_prob",
                        "has_placement"}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
-        if spec.option_dict.get("has_placement", "pipeline") != "pipeline":
+        placement = spec.option_dict.get("has_placement", "pipeline")
+        if placement != "pipeline":
             raise ValueError(
-                "has_placement=preprocessor does not apply to action_localization: HaS hides "
+                f"has_placement={placement} does not apply to action_localization: HaS hides "
                 "snippet features in the pipeline here (has_placement=pipeline)"
             )
         if "has_grid_sizes_px" in unknown:
