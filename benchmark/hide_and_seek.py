@@ -38,6 +38,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+try:  # the C fill, built by `make install` where there is a C compiler (same bytes as numpy)
+    from benchmark import _hasfill
+except ImportError:  # pragma: no cover - depends on the build
+    _hasfill = None
+
 #: The paper's grid sizes in pixels (for 224x224 inputs); 0 = the image is not hidden.
 DEFAULT_GRID_SIZES: tuple[int, ...] = (0, 16, 32, 44, 56)
 
@@ -471,29 +476,50 @@ def _fill_cells_into(
     """Write the fill into the hidden cells of ``img`` itself (``img`` must be writeable).
 
     Each cell's part of a pixel row is one run of memory (forwards, or backwards in a flipped
-    view), so the image is seen through void views of shape ([channel planes,] cell rows, cell cols,
-    pixel rows of a cell) whose elements are those runs (48 bytes for 16-pixel cells of a
-    uint8 RGB image) -- one view per block of equally sized cells: the full cells, and the
-    cells cut by the right and the bottom edge. The full cells are written by indexing their
-    view with the drawn cells (only hidden runs are touched); the thin edge blocks by a
-    masked copy, whose fixed cost is lower. No per-pixel mask, no loop over cells. Measured
-    on 224x224x3 uint8 (one core), 16-pixel cells: 5.7 us, against 10.6 us for a masked copy
-    over every run and 3.1 us for a plain copy of the image. Views are written through their
-    memory (flips: ``np.flip``, mmcv's ``imflip``; crops such as ``RandomCrop``'s; a
-    channel-first view of HWC memory); any other view (pixels apart within a row) takes a
-    slower per-pixel masked copy.
+    view). Views are written through their memory (flips: ``np.flip``, mmcv's ``imflip``;
+    crops such as ``RandomCrop``'s; a channel-first view of HWC memory); any other view
+    (pixels apart within a row) takes a slower per-pixel masked copy. Two writers give the
+    same bytes: the C kernel ``benchmark._hasfill`` (built by ``make install`` where there is
+    a C compiler; one ``memcpy`` per run of neighbouring hidden cells in each pixel row), and
+    numpy through void views (:func:`_fill_numpy_blocks`) where it is not built.
     """
     buffer, offset = (img, 0) if img.flags.c_contiguous else _root_buffer(img)
-    size, fill = hidden.grid_size_px, (fill_values.tobytes(), fill_values.ndim)
-    plan = None if buffer is None else _fill_plan(img.shape, img.strides, img.dtype, size,
-                                                  c_axis, *fill)
-    if plan is None and c_axis == 0 and buffer is not None:  # (C, H, W) view of HWC memory
+    fill = (fill_values.tobytes(), fill_values.ndim)
+    layout = None if buffer is None else _row_layout(img.shape, img.strides, img.dtype,
+                                                     c_axis, *fill)
+    if layout is None and c_axis == 0 and buffer is not None:  # (C, H, W) view of HWC memory
         img, c_axis = img.transpose(1, 2, 0), 2
-        plan = _fill_plan(img.shape, img.strides, img.dtype, size, 2, *fill)
-    if plan is None:
+        layout = _row_layout(img.shape, img.strides, img.dtype, 2, *fill)
+    if layout is None:
         _fill_cells_strided(img, hidden, fill_values, c_axis)
         return
     cells = hidden.cells
+    if _hasfill is not None and cells.dtype == np.bool_ and cells.flags.c_contiguous:
+        _hasfill.fill_cells(buffer, offset + layout.pixel_low, cells, hidden.grid_size_px,
+                            layout.dims, layout.pattern)
+        return
+    _fill_numpy_blocks(buffer, offset, cells, _fill_plan(layout, hidden.grid_size_px))
+
+
+def fill_kernel() -> str:
+    """Which writer fills hidden cells: ``"c"`` (the built C kernel) or ``"numpy"``."""
+    return "numpy" if _hasfill is None else "c"
+
+
+def _fill_numpy_blocks(
+    buffer: np.ndarray, offset: int, cells: np.ndarray, plan: tuple[_CellBlock, ...]
+) -> None:
+    """Write the blocks of a :func:`_fill_plan` with numpy.
+
+    The image is seen through void views of shape ([channel planes,] cell rows, cell cols,
+    pixel rows of a cell) whose elements are runs of one cell's pixel row (48 bytes for
+    16-pixel cells of a uint8 RGB image) -- one view per block of equally sized cells: the
+    full cells, and the cells cut by the right and the bottom edge. The full cells are written
+    by indexing their view with the drawn cells (only hidden runs are touched); the thin edge
+    blocks by a masked copy, whose fixed cost is lower. No per-pixel mask, no loop over cells.
+    Measured on 224x224x3 uint8 (one core), 16-pixel cells: 5.7 us, against 10.6 us for a
+    masked copy over every run and 3.1 us for a plain copy of the image.
+    """
     for block in plan:
         view = np.ndarray(block.shape, block.unit, buffer, offset + block.offset, block.strides)
         chosen = cells if block.cells is None else cells[block.cells]
@@ -538,6 +564,46 @@ def _unflip(shape: tuple[int, ...], strides: tuple[int, ...]) -> tuple[tuple | N
     return index, sum((n - 1) * -stride for n, stride in pairs if stride < 0)
 
 
+class _RowLayout(NamedTuple):
+    """An image whose pixel rows are runs of memory, in bytes (see :func:`_row_layout`)."""
+
+    # (planes, plane stride, height, width, row stride, pixel stride, pixel bytes); strides
+    # are signed, |pixel stride| == pixel bytes. One plane unless the image is (C, H, W).
+    dims: tuple[int, int, int, int, int, int, int]
+    pixel_low: int  # bytes from img[0, ..., 0] to the lowest byte of pixel (0, 0)
+    pattern: bytes  # one fill pixel per plane, in memory order (channels of a pixel reversed
+    # when the view stores them backwards)
+
+
+@functools.lru_cache(maxsize=256)
+def _row_layout(
+    shape: tuple[int, ...], strides: tuple[int, ...], dtype: np.dtype, c_axis: int | None,
+    fill_bytes: bytes, fill_ndim: int,
+) -> _RowLayout | None:
+    """How an image's memory holds its pixel rows (cached per layout and fill).
+
+    ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel. None when a pixel row
+    is not one run of memory (a view with pixels apart).
+    """
+    itemsize = dtype.itemsize
+    fill = np.frombuffer(fill_bytes, dtype=dtype)
+    if c_axis == 0:
+        (planes, height, width), (s_plane, s_row, s_px), channels, s_chan = shape, strides, 1, 0
+        if abs(s_px) != itemsize:
+            return None
+        pattern = np.broadcast_to(fill, (planes,))  # one value per plane
+    else:
+        (height, width), (s_row, s_px), planes, s_plane = shape[:2], strides[:2], 1, 0
+        channels, s_chan = (shape[2], strides[2]) if c_axis is not None else (1, itemsize)
+        if (channels > 1 and abs(s_chan) != itemsize) or abs(s_px) != channels * itemsize:
+            return None
+        pattern = np.broadcast_to(fill, (channels,))
+        if s_chan < 0:  # channels stored backwards within a pixel
+            pattern = pattern[::-1]
+    return _RowLayout((planes, s_plane, height, width, s_row, s_px, channels * itemsize),
+                      min(0, (channels - 1) * s_chan), pattern.tobytes())
+
+
 class _CellBlock(NamedTuple):
     """Cells of one size seen as runs of memory (see :func:`_fill_plan`)."""
 
@@ -561,42 +627,19 @@ def _edge_segments(n_px: int, size: int) -> list[tuple[slice, int, int, int]]:
 
 
 @functools.lru_cache(maxsize=256)
-def _fill_plan(
-    shape: tuple[int, ...], strides: tuple[int, ...], dtype: np.dtype, size: int,
-    c_axis: int | None, fill_bytes: bytes, fill_ndim: int,
-) -> tuple[_CellBlock, ...] | None:
-    """How :func:`_fill_cells_into` writes an image: its blocks (cached per layout and fill).
-
-    ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel. None when a pixel row
-    is not one run of memory (a view with pixels apart).
-    """
-    itemsize = dtype.itemsize
-    if c_axis == 0:
-        (outer, height, width), (s_outer, s_row, s_px), channels, s_chan = shape, strides, 1, 0
-        if abs(s_px) != itemsize:
-            return None
-    else:
-        (height, width), (s_row, s_px), outer, s_outer = shape[:2], strides[:2], 1, 0
-        channels, s_chan = (shape[2], strides[2]) if c_axis is not None else (1, itemsize)
-        if (channels > 1 and abs(s_chan) != itemsize) or abs(s_px) != channels * itemsize:
-            return None
-    fill = np.frombuffer(fill_bytes, dtype=dtype)
-    if fill_ndim and outer > 1:
-        fill = fill.reshape(outer, 1, 1)
-    elif fill_ndim and s_chan < 0:  # channels stored backwards within a pixel
-        fill = fill[::-1]
-    pixel_low = min(0, (channels - 1) * s_chan)  # the lowest byte of a pixel, from channel 0
-    lead, lead_stride = ((outer,), (s_outer,)) if outer > 1 else ((), ())  # channel planes
+def _fill_plan(layout: _RowLayout, size: int) -> tuple[_CellBlock, ...]:
+    """How :func:`_fill_numpy_blocks` writes an image: its blocks (cached per layout)."""
+    planes, s_plane, height, width, s_row, s_px, pixel_bytes = layout.dims
+    pixel = np.frombuffer(layout.pattern, dtype=np.uint8).reshape(planes, 1, pixel_bytes)
+    lead, lead_stride = ((planes,), (s_plane,)) if planes > 1 else ((), ())  # channel planes
     blocks = []
     for rows, row0, n_rows, run_rows in _edge_segments(height, size):
         for cols, col0, n_cols, run_px in _edge_segments(width, size):
-            unit = np.dtype(f"V{run_px * channels * itemsize}")
+            unit = np.dtype(f"V{run_px * pixel_bytes}")
             masked_copy = n_rows == 1 or n_cols == 1
-            runs = np.empty((outer, run_px, channels), dtype=dtype)
-            runs[...] = fill
+            runs = np.repeat(pixel, run_px, axis=1).reshape(planes, -1)  # a new array
             # Shaped to broadcast against the view (masked copy) or its indexed runs.
-            runs = runs.reshape(outer, -1).view(unit).reshape(
-                (*lead, *((1, 1, 1) if masked_copy else (1, 1))))
+            runs = runs.view(unit).reshape((*lead, *((1, 1, 1) if masked_copy else (1, 1))))
             runs.flags.writeable = False
             whole = n_rows * run_rows == height and n_cols * run_px == width
             blocks.append(_CellBlock(
@@ -604,7 +647,7 @@ def _fill_plan(
                 else None if whole else (rows, cols),
                 (*lead, n_rows, n_cols, run_rows),
                 (*lead_stride, size * s_row, size * s_px, s_row),
-                row0 * s_row + min(col0 * s_px, (col0 + run_px - 1) * s_px) + pixel_low,
+                row0 * s_row + min(col0 * s_px, (col0 + run_px - 1) * s_px) + layout.pixel_low,
                 unit, runs, masked_copy))
     return tuple(blocks)
 

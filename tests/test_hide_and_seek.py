@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import shutil
+import sysconfig
 
 import numpy as np
 import pytest
 import torch
 
+import benchmark.hide_and_seek as has
 from benchmark.hide_and_seek import (
     DEFAULT_GRID_SIZES,
     CellSampler,
@@ -154,7 +157,7 @@ def reference_hide(img, mask, fill):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64, np.int16])
 @pytest.mark.parametrize("shape", [(224, 224), (256, 128), (37, 61)])
-def test_fill_exact_per_channel_and_scalar(dtype, shape):
+def test_fill_exact_per_channel_and_scalar(dtype, shape, fill_kernel):
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (*shape, 3)).astype(dtype)
     for fill in (0, 77, (10, 20, 30)):
@@ -401,11 +404,22 @@ def _views(base):
     }
 
 
+@pytest.fixture(params=["c", "numpy"])
+def fill_kernel(request, monkeypatch):
+    """Run a test with each writer of the fill: the C kernel and numpy's void views."""
+    if request.param == "numpy":
+        monkeypatch.setattr(has, "_hasfill", None)
+    elif has._hasfill is None:
+        pytest.skip("the C fill (benchmark/_hasfill.c) is not built here; numpy writes instead")
+    assert has.fill_kernel() == request.param
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 @pytest.mark.parametrize("view", ["contiguous", "flip_w", "flip_h", "flip_hw_bgr", "crop",
                                   "flipped_crop", "every_other_column", "chw_view", "chw_crop",
                                   "chw_bgr_flip_w"])
-def test_inplace_writes_through_any_view_exactly(dtype, view):
+def test_inplace_writes_through_any_view_exactly(dtype, view, fill_kernel):
     rng = np.random.default_rng(1)
     for grid in ((16,), (7,), (44,), (64,)):  # 64: one cell, cut by both edges
         base = rng.integers(0, 256, (45, 58, 3)).astype(dtype)
@@ -482,3 +496,86 @@ def test_only_views_with_pixels_apart_take_the_per_pixel_fallback(view, monkeypa
     apply_hidden_cells(img, sample_hidden_cells(height, width, (16,), 0.5, rng=0), 1,
                        channel_axis=axis, inplace=True)
     assert len(calls) == (view == "every_other_column")
+
+
+def _random_view(rng, dtype):
+    """A writeable image view as pipelines hand them over, with its channel axis and owner."""
+    height, width = (int(v) for v in rng.integers(1, 70, 2))
+    channels = int(rng.integers(1, 5))
+    owner = rng.integers(0, 100, (height + 4, width + 6, channels)).astype(dtype)
+    img = owner[int(rng.integers(0, 3)):height + 2, int(rng.integers(0, 4)):width + 3]
+    for axis in (0, 1, 2):
+        if rng.random() < 0.3:
+            img = np.flip(img, axis)
+    layout = rng.integers(0, 3)
+    if layout == 0:
+        return img, -1, owner
+    if layout == 1:
+        return img[..., 0], -1, owner  # one plane (H, W)
+    return img.transpose(2, 0, 1), 0, owner  # channel first
+
+
+def test_c_fill_writes_what_numpy_writes_on_random_layouts(monkeypatch):
+    """Same bytes in the whole owning memory, on 300 random views, dtypes, grids and fills."""
+    if has._hasfill is None:
+        pytest.skip("the C fill (benchmark/_hasfill.c) is not built here; numpy writes instead")
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        dtype = (np.uint8, np.int16, np.float16, np.float32, np.float64)[trial % 5]
+        img, axis, owner = _random_view(rng, dtype)
+        height, width = img.shape[1:] if axis == 0 else img.shape[:2]
+        n_fill = 1 if img.ndim == 2 or rng.random() < 0.3 else img.shape[axis]
+        fill = tuple(float(v) for v in rng.integers(0, 100, n_fill))
+        hidden = sample_hidden_cells(height, width, (int(rng.integers(1, 80)),),
+                                     float(rng.choice([0.0, 0.5, 1.0])), rng=trial)
+        owner_before = owner.copy()
+        apply_hidden_cells(img, hidden, fill, channel_axis=axis, inplace=True)
+        by_c = owner.copy()
+        owner[...] = owner_before
+        with monkeypatch.context() as patch:
+            patch.setattr(has, "_hasfill", None)
+            apply_hidden_cells(img, hidden, fill, channel_axis=axis, inplace=True)
+        assert by_c.tobytes() == owner.tobytes(), (trial, img.shape, img.strides, hidden)
+
+
+def test_c_fill_is_built_where_there_is_a_compiler():
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if has._hasfill is None and shutil.which(compiler) is None:
+        pytest.skip(f"no C compiler ({compiler}): the C fill is not built, numpy writes instead")
+    assert has.fill_kernel() == "c", "rerun `make install`: the C fill failed to build"
+
+
+def test_c_fill_checks_its_arguments_before_writing():
+    """The kernel itself refuses layouts that reach outside the memory, and writes nothing."""
+    if has._hasfill is None:
+        pytest.skip("the C fill (benchmark/_hasfill.c) is not built here")
+    fill_cells = has._hasfill.fill_cells
+    buf = np.zeros((4, 6, 3), np.uint8)
+    cells = np.ones((2, 3), dtype=bool)
+    good = (1, 0, 4, 6, 18, 3, 3)
+    fill_cells(buf, 0, cells, 2, good, b"abc")
+    assert (buf.reshape(-1, 3) == np.frombuffer(b"abc", np.uint8)).all()
+    buf[...] = 0
+    bad = {
+        "outside": ((buf, 3, cells, 2, good, b"abc"), ValueError, "outside the buffer"),
+        "negative offset": ((buf, -1, cells, 2, good, b"abc"), ValueError, "outside"),
+        "rows too long": ((buf, 0, cells, 2, (1, 0, 4, 6, 19, 3, 3), b"abc"), ValueError,
+                          "outside"),
+        "pixels apart": ((buf, 0, cells, 2, (1, 0, 4, 6, 18, 6, 3), b"abc"), ValueError,
+                         "pixel_stride"),
+        "cells size": ((buf, 0, cells[:1], 2, good, b"abc"), ValueError, "cells need 6"),
+        "pattern size": ((buf, 0, cells, 2, good, b"ab"), ValueError, "pattern 3"),
+        "cell size": ((buf, 0, cells, 0, good, b"abc"), ValueError, "positive"),
+        "layout": ((buf, 0, cells, 2, good[:6], b"abc"), ValueError, "7 ints"),
+        "overflow": ((buf, 0, cells, 2, (1, 0, 4, 6, 2**62, 3, 3), b"abc"), ValueError,
+                     "outside"),
+        "arguments": ((buf, 0, cells, 2, good), TypeError, "6 arguments"),
+    }
+    for name, (args, error, message) in bad.items():
+        with pytest.raises(error, match=message):
+            fill_cells(*args)
+        assert not buf.any(), name
+    frozen = buf.copy()
+    frozen.flags.writeable = False
+    with pytest.raises((BufferError, TypeError, ValueError)):
+        fill_cells(frozen, 0, cells, 2, good, b"abc")
