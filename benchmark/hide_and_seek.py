@@ -1,4 +1,4 @@
-"""Hide-and-Seek (Singh & Lee, ICCV 2017): the framework-free core (numpy and torch only).
+"""Hide-and-Seek (Singh & Lee, ICCV 2017): the framework-free core (numpy and torch).
 
 HaS splits a training image into a grid of square cells of ``S`` pixels (``S`` drawn per image
 from ``grid_sizes``; 0 = this image is not hidden), hides each cell independently with
@@ -13,6 +13,9 @@ Randomness is kept apart from the pixel operations:
 - pure operations: :func:`expand_hidden_cells` turns cells into a per-pixel mask,
   :func:`apply_hidden_cells` / :func:`apply_hide_mask` / :func:`apply_hidden_steps` apply them
   (``apply_hidden_cells(..., inplace=True)`` writes into the image itself, views included).
+  The pixel write of cells has a small C kernel, ``benchmark/_hasfill.c``, built by
+  ``make install`` where there is a C compiler; without it numpy writes the same bytes
+  (slower; :func:`fill_kernel` says which one runs).
 
 :func:`sample_hide_mask`, :func:`hide_patches`, :func:`hide_patches_batch` and
 :func:`hide_frames` combine the two. The grid is anchored at pixel (0, 0); cells cut by the

@@ -294,7 +294,6 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "threads": torch.get_num_threads(), "rounds": args.rounds, **machine_meta(),
         "numpy": np.__version__, "torch": torch.__version__, "clock": "thread_time",
-        "fill_kernel": has_core.fill_kernel(),
     }
     rows = summarize(
         "image 224x224x3 uint8",

@@ -6,6 +6,8 @@ import os
 import platform
 from pathlib import Path
 
+from benchmark.hide_and_seek import fill_kernel
+
 
 def cpu_name() -> str:
     """The CPU model (``/proc/cpuinfo``), else what ``platform`` knows."""
@@ -19,6 +21,6 @@ def cpu_name() -> str:
 
 
 def machine_meta() -> dict[str, str | int]:
-    """CPU model, logical cores, machine type and Python version, for every result row."""
+    """CPU model, cores, machine type, Python, and HaS's fill writer, for every result row."""
     return {"cpu": cpu_name(), "cores": os.cpu_count() or 0, "machine": platform.machine(),
-            "python": platform.python_version()}
+            "python": platform.python_version(), "fill_kernel": fill_kernel()}

@@ -72,3 +72,4 @@ def test_pipeline_throughput_table(tmp_path):
         assert rows[case]["unit"] == "images/s" and float(rows[case]["value"]) > 0
     assert rows["has_stage_us_per_image"]["unit"] == "microseconds"
     assert {"has_overhead", "has_preprocessor_overhead_loader_only"} <= set(rows)
+    assert {row["fill_kernel"] for row in rows.values()} == {fill_kernel()}
