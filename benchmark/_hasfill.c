@@ -104,11 +104,14 @@ fill_cells(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     char *lines = NULL;
     Py_ssize_t *runs = NULL;
     Py_ssize_t lo = offset, hi = offset, n_cells;
-    if (__builtin_mul_overflow(rows, cols, &n_cells) || cells.len != n_cells
-            || pattern.len != planes * pixel_bytes) {
+    if (__builtin_mul_overflow(rows, cols, &n_cells)) {
+        PyErr_SetString(PyExc_ValueError, "fill_cells: the image has too many cells");
+        goto done;
+    }
+    if (cells.len != n_cells || pattern.len != planes * pixel_bytes) {
         PyErr_Format(PyExc_ValueError,
                      "fill_cells: cells need %zd bytes (got %zd), pattern %zd (got %zd)",
-                     rows * cols, cells.len, planes * pixel_bytes, pattern.len);
+                     n_cells, cells.len, planes * pixel_bytes, pattern.len);
         goto done;
     }
     if (axis_span(planes, plane_stride, &lo, &hi) || axis_span(height, row_stride, &lo, &hi)

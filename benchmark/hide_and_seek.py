@@ -491,12 +491,12 @@ def _fill_cells_into(
     numpy through void views (:func:`_fill_numpy_blocks`) where it is not built.
     """
     buffer, offset = (img, 0) if img.flags.c_contiguous else _root_buffer(img)
-    fill = (fill_values.tobytes(), fill_values.ndim)
+    fill = fill_values.tobytes()
     layout = None if buffer is None else _row_layout(img.shape, img.strides, img.dtype,
-                                                     c_axis, *fill)
+                                                     c_axis, fill)
     if layout is None and c_axis == 0 and buffer is not None:  # (C, H, W) view of HWC memory
         img, c_axis = img.transpose(1, 2, 0), 2
-        layout = _row_layout(img.shape, img.strides, img.dtype, 2, *fill)
+        layout = _row_layout(img.shape, img.strides, img.dtype, 2, fill)
     if layout is None:
         _fill_cells_strided(img, hidden, fill_values, c_axis)
         return
@@ -585,12 +585,12 @@ class _RowLayout(NamedTuple):
 @functools.lru_cache(maxsize=256)
 def _row_layout(
     shape: tuple[int, ...], strides: tuple[int, ...], dtype: np.dtype, c_axis: int | None,
-    fill_bytes: bytes, fill_ndim: int,
+    fill_bytes: bytes,
 ) -> _RowLayout | None:
     """How an image's memory holds its pixel rows (cached per layout and fill).
 
-    ``fill_bytes`` hold one value (``fill_ndim`` 0) or one per channel. None when a pixel row
-    is not one run of memory (a view with pixels apart).
+    ``fill_bytes`` hold one value or one per channel. None when a pixel row is not one run of
+    memory (a view with pixels apart).
     """
     itemsize = dtype.itemsize
     fill = np.frombuffer(fill_bytes, dtype=dtype)

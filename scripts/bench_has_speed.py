@@ -122,9 +122,10 @@ def image_cases(img: np.ndarray) -> list[tuple[str, Callable[[], object]]]:
         ("ours hide_patches, grid 16 only (HWC numpy)",
          lambda: hide_patches(img, grid_sizes=(16,), fill=MEAN_RGB, rng=rng)),
     ]
-    if has_core.fill_kernel() == "c":  # the same stage where the C fill is not built
-        cases.insert(9, ("ours HideAndSeek stage, numpy fill (uint8 kept)",
-                         with_numpy_fill(lambda: stage({"img": img}))))
+    if has_core.fill_kernel() == "c":  # the same stage where the C fill is not built, after it
+        after = next(i for i, (name, _) in enumerate(cases) if name.startswith("ours HideAnd"))
+        cases.insert(after + 1, ("ours HideAndSeek stage, numpy fill (uint8 kept)",
+                                 with_numpy_fill(lambda: stage({"img": img}))))
     return cases
 
 

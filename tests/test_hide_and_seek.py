@@ -519,6 +519,16 @@ def test_c_fill_writes_what_numpy_writes_on_random_layouts(monkeypatch):
     """Same bytes in the whole owning memory, on 300 random views, dtypes, grids and fills."""
     if has._hasfill is None:
         pytest.skip("the C fill (benchmark/_hasfill.c) is not built here; numpy writes instead")
+    kernel_calls = []
+
+    class Spy:  # the built kernel, counting its calls
+        @staticmethod
+        def fill_cells(*args):
+            kernel_calls.append(args)
+            return kernel.fill_cells(*args)
+
+    kernel = has._hasfill
+    monkeypatch.setattr(has, "_hasfill", Spy)
     rng = np.random.default_rng(7)
     for trial in range(300):
         dtype = (np.uint8, np.int16, np.float16, np.float32, np.float64)[trial % 5]
@@ -529,7 +539,12 @@ def test_c_fill_writes_what_numpy_writes_on_random_layouts(monkeypatch):
         hidden = sample_hidden_cells(height, width, (int(rng.integers(1, 80)),),
                                      float(rng.choice([0.0, 0.5, 1.0])), rng=trial)
         owner_before = owner.copy()
+        calls_before = len(kernel_calls)
         apply_hidden_cells(img, hidden, fill, channel_axis=axis, inplace=True)
+        # The kernel wrote it unless the view's pixels are apart (one plane of a multi-channel
+        # image: the per-pixel fallback).
+        pixels_apart = img.ndim == 2 and owner.shape[2] > 1
+        assert len(kernel_calls) - calls_before == (not pixels_apart), (trial, img.strides)
         by_c = owner.copy()
         owner[...] = owner_before
         with monkeypatch.context() as patch:
@@ -564,6 +579,8 @@ def test_c_fill_checks_its_arguments_before_writing():
         "pixels apart": ((buf, 0, cells, 2, (1, 0, 4, 6, 18, 6, 3), b"abc"), ValueError,
                          "pixel_stride"),
         "cells size": ((buf, 0, cells[:1], 2, good, b"abc"), ValueError, "cells need 6"),
+        "too many cells": ((buf, 0, cells, 1, (1, 0, 2**62, 6, 0, 3, 3), b"abc"), ValueError,
+                           "too many cells"),
         "pattern size": ((buf, 0, cells, 2, good, b"ab"), ValueError, "pattern 3"),
         "cell size": ((buf, 0, cells, 0, good, b"abc"), ValueError, "positive"),
         "layout": ((buf, 0, cells, 2, good[:6], b"abc"), ValueError, "7 ints"),
