@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print tasks with their datasets, models and metrics; methods; suites."""
+    from benchmark.engine.suite import suite_names
     from benchmark.methods import METHODS
-    from benchmark.suite import suite_names
     from tasks import available_tasks, get_task
 
     for name in available_tasks():
@@ -170,8 +170,8 @@ def _has_options(args: argparse.Namespace) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one spec and print its metrics."""
-    from benchmark.runner import run_one
-    from benchmark.spec import RunSpec
+    from benchmark.engine.runner import run_one
+    from benchmark.engine.spec import RunSpec
 
     spec = RunSpec(
         task=args.task, method=args.method, dataset=args.dataset, data_root=args.data_root,
@@ -188,7 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_suite(args: argparse.Namespace) -> int:
     """Validate every pending run of a suite, then execute them and write the tables."""
-    from benchmark import suite as suites
+    from benchmark.engine import suite as suites
 
     suite = suites.load_suite(args.name, args.results)
     runs = suites.select(suite.runs, suites.parse_only(args.only))
@@ -201,12 +201,12 @@ def cmd_suite(args: argparse.Namespace) -> int:
     print(f"[hasbench] suite {suite.name}: {len(runs)} runs, {len(runs) - len(pending)} "
           f"already recorded, {len(pending)} to run -> {suite.results_dir}", file=sys.stderr)
     if args.executor == "slurm":
-        from benchmark.slurm import run_slurm
+        from benchmark.engine.slurm import run_slurm
 
         outcomes = run_slurm(suite, pending, partition=args.partition, account=args.account,
                              qos=args.qos, time_min=args.time_min, poll=not args.no_wait)
     else:
-        from benchmark.executors import run_local
+        from benchmark.engine.local import run_local
 
         outcomes = run_local(suite, pending, workers=args.workers)
     _explain_baseline_vs_has(suite)
@@ -223,7 +223,7 @@ def _explain_baseline_vs_has(suite) -> None:
     import importlib
     from collections import defaultdict
 
-    from benchmark.records import read_records
+    from benchmark.engine.records import read_records
 
     groups: dict[tuple, dict[str, Path]] = defaultdict(dict)
     for record in read_records(suite.results_dir):
@@ -246,7 +246,7 @@ def _explain_baseline_vs_has(suite) -> None:
 
 def _validate_all(runs: list, results_dir: Path) -> None:
     """Resolve and check every run before any training; report all problems at once."""
-    from benchmark.runner import prepare
+    from benchmark.engine.runner import prepare
 
     problems = []
     for run in runs:
@@ -272,7 +272,8 @@ def _print_grid(suite, runs: list, states: dict) -> int:
 
 def _write_outputs(results_dir: Path, suite_name: str | None) -> None:
     """Write the views and the report next to the records; print the summary and paths."""
-    from benchmark import report, results
+    from benchmark.reporting import report
+    from benchmark.reporting import table as results
 
     table = results.load_table(results_dir)
     if table.empty:
@@ -288,7 +289,7 @@ def _write_outputs(results_dir: Path, suite_name: str | None) -> None:
 
 def cmd_table(args: argparse.Namespace) -> int:
     """Print the comparison view of stored records."""
-    from benchmark import results
+    from benchmark.reporting import table as results
 
     table = results.load_table(args.results)
     if table.empty:
@@ -316,7 +317,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Ask the runs' task to draw its explanation figure (CAMs, saliency)."""
-    from benchmark.spec import RunSpec
+    from benchmark.engine.spec import RunSpec
     from tasks import get_task
 
     tasks = {RunSpec.from_run_dir(run_dir).task for run_dir in args.run_dirs}
@@ -336,8 +337,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     With ``--all``, for every results dir under ``results/`` that holds records.
     """
-    from benchmark.paths import REPO_ROOT
-    from benchmark.suite import load_suite, suite_names
+    from benchmark.engine.paths import REPO_ROOT
+    from benchmark.engine.suite import load_suite, suite_names
 
     if args.all:
         targets = [(p.parent, p.parent.name if p.parent.name in suite_names() else None)
@@ -358,7 +359,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Count done / running / failed / missing runs per task and method."""
     from collections import Counter
 
-    from benchmark import suite as suites
+    from benchmark.engine import suite as suites
 
     suite = suites.load_suite(args.suite, args.results)
     counts: Counter = Counter()

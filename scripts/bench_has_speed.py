@@ -47,8 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perf_common import machine_meta
 
-from benchmark import compat
 from benchmark import hide_and_seek as has_core
+from benchmark.engine import compat
 from benchmark.hide_and_seek import DEFAULT_GRID_SIZES, hide_patches, hide_patches_batch
 
 compat.apply()

@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perf_common import machine_meta
 
-from benchmark import compat
-from benchmark.spec import RunSpec
+from benchmark.engine import compat
+from benchmark.engine.spec import RunSpec
 
 #: Cases: (name, method, run options, HideAndSeek keep_dtype). ``has_float32`` is the exact-0
 #: pipeline variant; ``has_preprocessor`` hides the normalized batch in the data preprocessor.
@@ -74,8 +74,8 @@ def _loader_and_preprocessor(method: str, pipeline: str, batch_size: int, limit:
     from tasks import get_task
 
     register_all_modules(init_default_scope=True)
+    from benchmark.engine.paths import data_dir
     from benchmark.methods import apply_method_to_mm_config, method_for
-    from benchmark.paths import data_dir
     from tasks.classification import CONFIG_DIR
 
     if pipeline == "imagenet":

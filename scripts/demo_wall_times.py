@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmark.records import read_records
+from benchmark.engine.records import read_records
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.paths import data_dir
-from benchmark.spec import RunSpec, TaskOutput
+from benchmark.engine.paths import data_dir
+from benchmark.engine.spec import RunSpec, TaskOutput
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class DatasetInfo:
     Attributes:
         name: Dataset name used on the command line, e.g. ``"cifar10"``.
         layout: One-line description of the on-disk layout the loader reads.
-        default_root: Folder name under :func:`benchmark.paths.data_dir` used when the user
+        default_root: Folder name under :func:`benchmark.engine.paths.data_dir` used when the user
             passes no ``--data-root`` (``None``: the user must pass one).
         check_layout: ``check_layout(root)`` raises ``ValueError`` naming what is missing
             and how to fix it; returns nothing when the layout is usable.
@@ -45,7 +45,7 @@ class Task(ABC):
 
     Subclasses set the class attributes and implement :meth:`run`. They build the framework's
     own config/objects, insert the method via :mod:`benchmark.methods`, train and evaluate, and
-    return a :class:`~benchmark.spec.TaskOutput`; they never write result records.
+    return a :class:`~benchmark.engine.spec.TaskOutput`; they never write result records.
     """
 
     name: str = ""

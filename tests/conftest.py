@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.paths import data_dir
+from benchmark.engine.paths import data_dir
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -24,8 +24,22 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_cifar10(tmp_path_factory) -> Path:
     """Generated two-part data in the cifar-10-batches-py layout, small enough for one epoch."""
-    from benchmark.synth_parts import write_cifar10_layout
+    from tasks.classification.synth import write_cifar10_layout
 
     root = tmp_path_factory.mktemp("cifar10-synth")
     write_cifar10_layout(root, seed=0, train_per_class=12, test_per_class=6)
     return root
+
+
+@pytest.fixture
+def one_thread():
+    """Run the test with one torch thread (restored after it).
+
+    Two OpenMP threads per process on a shared 2-core machine made training many times slower.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

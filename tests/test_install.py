@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from benchmark.paths import REPO_ROOT
+from benchmark.engine.paths import REPO_ROOT
 
 
 def _build_wheel(tmp_path, **env):

@@ -11,7 +11,7 @@ normalized batch on the device. Choose it with the run option ``has_placement=pr
 pipeline, which is cheaper on a CPU.
 
 Each is registered in its library's ``MODELS`` registry; importing this module registers them
-(import ``benchmark.compat`` and apply it first: mmseg's models need the mmcv.ops stand-in).
+(import ``benchmark.engine.compat`` and apply it first: mmseg's models need the mmcv.ops stand-in).
 Video clips (mmaction2 ``N x clips x C x T x H x W``) get one mask per clip, shared by its
 channels and frames, like the pipeline stage's ``share_mask_across_frames``.
 Random numbers come from a generator of HaS's own on the batch's device, seeded from torch's

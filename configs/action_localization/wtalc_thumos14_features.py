@@ -4,7 +4,7 @@
 # The task fills in ann_file / feature_dir / stats_file / feature_dim; methods insert their
 # stage before PackSnippetInputs in the training pipeline only.
 _base_ = ['mmaction::_base_/default_runtime.py']
-custom_imports = dict(imports=['benchmark.pipelines', 'benchmark.temporal_mm'],
+custom_imports = dict(imports=['benchmark.pipelines', 'tasks.action_localization.mm'],
                       allow_failed_imports=False)
 
 feature_dim = 2048  # I3D RGB+flow; the generated features use 64
@@ -36,7 +36,7 @@ val_dataloader = dict(
                  pipeline=[dict(type='LoadSnippetFeatures'), dict(type='PackSnippetInputs')]))
 test_dataloader = val_dataloader
 
-# Detection settings (benchmark.temporal.detect_segments; T-CAM cut at 0.1..0.8 of its range).
+# Detection settings (tasks.action_localization.temporal.detect_segments; T-CAM cut at 0.1..0.8 of its range).
 val_evaluator = dict(type='TemporalDetectionMAP',
                      detection=dict(class_threshold=0.2, max_classes=3, nms_iou=0.5,
                                     video_score_weight=0.2))

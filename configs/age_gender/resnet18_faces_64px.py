@@ -8,7 +8,7 @@ _base_ = [
     'mmpretrain::_base_/schedules/imagenet_bs256.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['benchmark.pipelines', 'benchmark.face_mm'],
+custom_imports = dict(imports=['benchmark.pipelines', 'tasks._faces.mm'],
                       allow_failed_imports=False)
 image_px = 64
 model = dict(

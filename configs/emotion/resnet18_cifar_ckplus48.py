@@ -7,7 +7,7 @@ _base_ = [
     'mmpretrain::_base_/schedules/cifar10_bs128.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['benchmark.pipelines', 'benchmark.face_mm'],
+custom_imports = dict(imports=['benchmark.pipelines', 'tasks._faces.mm'],
                       allow_failed_imports=False)
 num_classes = 7
 model = dict(head=dict(num_classes=num_classes))

@@ -1,6 +1,6 @@
 # CamVid as released with SegNet (480x360; 11 classes, 11 = void -> ignore 255), written in the
 # shape of mmseg's own dataset configs (mmseg 1.2.2 ships none for CamVid).
-custom_imports = dict(imports=['benchmark.datasets.camvid'], allow_failed_imports=False)
+custom_imports = dict(imports=['tasks.segmentation.datasets'], allow_failed_imports=False)
 dataset_type = 'CamVidDataset'
 data_root = 'data/CamVid'
 img_scale = (480, 360)  # (w, h), the release's size

@@ -1,5 +1,5 @@
 # mmseg's default runtime and 20k-iteration schedule, made epoch-based: hasbench sizes runs in
-# epochs (RunSpec.epochs, set by benchmark.mmrun). Same SGD and poly LR as upstream, the LR now
+# epochs (RunSpec.epochs, set by benchmark.engine.mmrun). Same SGD and poly LR as upstream, the LR now
 # decays per iteration over the whole run; validation and checkpoints every epoch.
 _base_ = [
     'mmseg::_base_/default_runtime.py',

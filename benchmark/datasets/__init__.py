@@ -1,1 +1,0 @@
-"""Dataset classes registered in the frameworks' registries (real layouts, real loaders)."""

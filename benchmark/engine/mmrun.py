@@ -1,0 +1,276 @@
+"""Train and test one OpenMMLab config for one RunSpec with mmengine's own Runner.
+
+Shared by every OpenMMLab task (mmpretrain, mmsegmentation, mmaction2): the task builds the
+config (inheriting the upstream one, with the method inserted by :mod:`benchmark.methods`);
+this module applies the spec (seed, device, epochs, work dir, resume), trains, collects the
+per-epoch validation metrics and returns the test metrics with mmengine's keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.engine import compat
+from benchmark.engine.spec import RunSpec
+
+
+@dataclass
+class MMRunResult:
+    """The outcome of :func:`run_mm`.
+
+    Attributes:
+        metrics: Test metrics with mmengine's keys (e.g. ``"accuracy/top1"``).
+        history: One dict per validation, ``{"epoch": n, <metric key>: value, ...}``.
+        runner: The mmengine Runner (its model holds the trained weights).
+    """
+
+    metrics: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    runner: Any = None
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+HISTORY_FILE = "history.jsonl"
+
+
+def read_history(work_dir: Path) -> list[dict[str, Any]]:
+    """Per-epoch validation rows of a run, across resumptions (the last row per epoch wins)."""
+    path = Path(work_dir) / HISTORY_FILE
+    if not path.exists():
+        return []
+    rows: dict[int, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a kill
+            continue
+        rows[int(row["epoch"])] = row
+    return [rows[e] for e in sorted(rows)]
+
+
+def _history_hook(work_dir: Path, total_epochs: int, label: str) -> Any:
+    """A hook: per-epoch validation rows, progress lines, and a stop on a NaN/inf loss.
+
+    Rows are appended to ``history.jsonl`` in the work dir, so a resumed run keeps the epochs
+    trained before the interruption.
+    """
+    from mmengine.hooks import Hook
+
+    class _Progress(Hook):
+        priority = "LOW"
+
+        def before_train(self, runner):
+            # Resumed from a checkpoint whose epoch was never validated (killed during
+            # validation): validate it now so the history has no gap.
+            done = {row["epoch"] for row in read_history(work_dir)}
+            if runner.epoch > 0 and runner.epoch not in done and runner.val_loop is not None:
+                runner.val_loop.run()
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            loss = (outputs or {}).get("loss")
+            if loss is None:
+                return
+            value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"training loss became {value} at epoch {runner.epoch + 1}, "
+                    f"iteration {runner.iter + 1}; lower the learning rate or check the data"
+                )
+
+        def after_val_epoch(self, runner, metrics=None):
+            row = {"epoch": runner.epoch}
+            row.update({k: float(v) for k, v in (metrics or {}).items() if _is_number(v)})
+            with open(Path(work_dir) / HISTORY_FILE, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            shown = ", ".join(f"{k}={v:.2f}" for k, v in row.items() if k != "epoch")
+            print(f"[hasbench] {label} epoch {runner.epoch}/{total_epochs}: {shown}",
+                  file=sys.stderr, flush=True)
+
+    return _Progress()
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def latest_checkpoint(work_dir: str | Path) -> Path:
+    """The checkpoint mmengine saved last in a run's work dir.
+
+    Raises:
+        ValueError: when the run saved none.
+    """
+    work_dir = Path(work_dir)
+    pointer = work_dir / "last_checkpoint"
+    if pointer.is_file() and Path(pointer.read_text().strip()).is_file():
+        return Path(pointer.read_text().strip())
+    found = sorted(work_dir.glob("epoch_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
+    if not found:
+        raise ValueError(f"{work_dir} has no checkpoint (epoch_*.pth); did the run finish?")
+    return found[-1]
+
+
+def load_trained_model(task: Any, run_dir: str | Path, *, scope: str) -> tuple[Any, Any, RunSpec]:
+    """The trained model of a finished run (its spec.json and last checkpoint), on CPU.
+
+    Args:
+        task: The run's task; its ``build_config(spec)`` gives the run's config.
+        run_dir: The run's work dir.
+        scope: Registry scope the model lives in (``"mmpretrain"``, ``"mmaction"``...).
+
+    Returns:
+        (model in eval mode, config, spec).
+    """
+    compat.apply()
+    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.runner import load_checkpoint
+
+    spec = RunSpec.from_run_dir(run_dir)
+    cfg, _ = task.build_config(spec)
+    init_default_scope(scope)
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, str(latest_checkpoint(run_dir)), map_location="cpu", logger="silent")
+    return model.eval(), cfg, spec
+
+
+def scale_epoch_schedule(cfg: Any, epochs: int) -> None:
+    """Rescale epoch-based LR schedules of ``cfg`` in place from its max_epochs to ``epochs``.
+
+    Milestones, ``T_max``, ``begin``/``end`` keep their fraction of training, so a short CPU
+    run follows the same schedule shape as the upstream full-length one.
+    """
+    original = cfg.train_cfg.get("max_epochs")
+    if not original or original == epochs:
+        return
+    ratio = epochs / original
+    schedulers = cfg.get("param_scheduler") or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    for sched in schedulers:
+        if not sched.get("by_epoch", True):
+            continue
+        if "milestones" in sched:
+            sched["milestones"] = sorted({max(1, round(m * ratio)) for m in sched["milestones"]})
+        for key in ("T_max", "begin", "end"):
+            if key in sched and isinstance(sched[key], (int, float)) and sched[key] < 10**6:
+                sched[key] = max(0 if key == "begin" else 1, round(sched[key] * ratio))
+
+
+def apply_spec(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> Any:
+    """Return a copy of ``cfg`` set up for ``spec`` (see module docstring)."""
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = str(work_dir)
+    cfg.default_scope = scope
+    # One seed on every rank, so the data order is the seed's for every method (mmengine's
+    # diff_rank_seed=True would shuffle with a seed drawn at run time instead); the HaS data
+    # preprocessor draws its masks per rank itself.
+    cfg.randomness = dict(seed=spec.seed, deterministic=False, diff_rank_seed=False)
+    cfg.launcher = spec.option_dict.get("launcher", "none")
+    cfg.log_level = spec.option_dict.get("log_level", "ERROR")
+    if cfg.train_cfg.get("by_epoch", True) and "max_epochs" in cfg.train_cfg:
+        scale_epoch_schedule(cfg, spec.epochs)
+        cfg.train_cfg.max_epochs = spec.epochs
+    hooks = cfg.setdefault("default_hooks", {})
+    hooks["checkpoint"] = dict(type="CheckpointHook", interval=1, max_keep_ckpts=1, save_last=True)
+    hooks["logger"] = dict(type="LoggerHook", interval=50)
+    hooks.pop("visualization", None)
+    cfg.visualizer = dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")])
+    cfg.resume = True  # resumes from work_dir's latest checkpoint; none -> trains from scratch
+    cfg.load_from = None
+    if "lr" in spec.option_dict:
+        cfg.optim_wrapper.optimizer.lr = float(spec.option_dict["lr"])
+    workers = int(spec.option_dict.get("num_workers", 0 if spec.device == "cpu" else 4))
+    for name in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        loader = cfg.get(name)
+        if loader:
+            loader["num_workers"] = workers
+            loader["persistent_workers"] = workers > 0
+            if "batch_size" in spec.option_dict and name == "train_dataloader":
+                loader["batch_size"] = int(spec.option_dict["batch_size"])
+    return cfg
+
+
+@contextlib.contextmanager
+def _device(device: str) -> Iterator[None]:
+    """Make mmengine place the model on ``device`` (it otherwise picks CUDA when present)."""
+    import torch
+    from mmengine.device import utils as device_utils
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but CUDA is not available; use --device cpu")
+    previous = device_utils.DEVICE
+    device_utils.DEVICE = "cpu" if device == "cpu" else previous
+    try:
+        yield
+    finally:
+        device_utils.DEVICE = previous
+
+
+def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> MMRunResult:
+    """Train ``cfg`` for ``spec`` in ``work_dir`` and test it.
+
+    Args:
+        cfg: An ``mmengine.Config`` with train/val/test dataloaders and evaluators.
+        spec: The resolved spec (seed, device, epochs, options ``num_workers``,
+            ``batch_size``, ``lr``, ``launcher``, ``log_level``).
+        work_dir: The run's folder (checkpoints, logs).
+        scope: Default registry scope (``"mmpretrain"``, ``"mmseg"``, ``"mmaction"``).
+
+    Returns:
+        The test metrics, per-epoch validation history and the Runner.
+
+    Raises:
+        NonFiniteLossError: when the loss becomes NaN/inf (the run is recorded as failed).
+    """
+    compat.apply()
+    from mmengine.runner import Runner
+
+    import benchmark.pipelines  # noqa: F401  (registers the HaS stages)
+
+    cfg = apply_spec(cfg, spec, work_dir, scope=scope)
+    label = f"{spec.task}/{spec.dataset_label}/{spec.method}/seed{spec.seed}"
+    os.makedirs(work_dir, exist_ok=True)
+    with _device(spec.device):
+        runner = Runner.from_cfg(cfg)
+        runner.register_hook(_history_hook(work_dir, spec.epochs, label), priority="LOW")
+        runner.train()
+        metrics = runner.test()
+    return MMRunResult(
+        metrics={k: float(v) for k, v in metrics.items() if _is_number(v)},
+        history=read_history(work_dir),
+        runner=runner,
+    )
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run with ``count`` torch CPU threads (None: unchanged), restoring the previous count.
+
+    The models here are tiny: on a shared 2-core machine one thread per run is several times
+    faster than two contending ones (measured: conv1d forward+backward 24 ms vs 150-230 ms).
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+

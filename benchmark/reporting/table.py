@@ -1,0 +1,439 @@
+"""The one results table, merged from the run records, and its derived comparison views.
+
+``load_table`` reads every complete record under ``<results_dir>/records`` (see
+:mod:`benchmark.engine.records`) into a tidy pandas table with ONE ROW PER (run, metric)::
+
+    task, dataset, model, method, method_params, seed, split, metric, value,
+    higher_is_better, status, reason, suite, run_id, <provenance columns...>
+
+Provenance is flattened: ``packages`` becomes one ``pkg_<name>`` column per package, other
+scalars keep their key (``git_commit``, ``config_hash``, ``device``, ``start_time``,
+``wall_seconds``, ``epochs``, ...), nested values become sorted JSON strings. A failed run
+keeps one row per expected metric with a NaN value and ``status == "failed"``: it is never
+dropped.
+
+``comparison`` derives the wide view: one row per (task, dataset, model, metric), one column
+per method (baseline | random_erasing | has | other methods, in :data:`METHOD_ORDER`), each
+cell ``mean ± std (n=…)`` over the ok seeds, a ``Δ <method>`` column per non-baseline method
+(difference of means vs baseline) and a ``best`` column naming the best method(s) of the row,
+respecting ``higher_is_better``. Failed and missing cells say so. ``render`` writes a view as
+Markdown, CSV or LaTeX; ``write_views`` writes ``comparison.{md,csv,tex}`` and ``table.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.engine.records import Record, read_records
+
+#: Column order of methods in the views; methods not listed follow alphabetically.
+METHOD_ORDER = (
+    "baseline", "random_erasing", "has", "has-16", "has-32", "has-44", "has-56",
+    "has+random_erasing",
+)
+#: Methods that always get a column in a view (shown as "missing" when absent).
+CORE_METHODS = ("baseline", "random_erasing", "has")
+#: Order of tasks in views and reports; unknown tasks follow alphabetically.
+TASK_ORDER = (
+    "classification", "wsol", "segmentation", "weak_segmentation", "emotion", "age_gender",
+    "action_localization", "reid",
+)
+BASELINE = "baseline"
+
+RUN_COLUMNS = (
+    "task", "dataset", "model", "method", "method_params", "seed", "split", "metric", "value",
+    "higher_is_better", "status", "reason", "suite", "run_id",
+)
+#: Provenance columns that always exist (empty when a record lacks them), in this order.
+PROVENANCE_COLUMNS = (
+    "git_commit", "git_dirty", "config_hash", "device", "hostname", "start_time", "end_time",
+    "wall_seconds", "epochs",
+)
+KEY_COLUMNS = ("task", "dataset", "model", "metric")
+MISSING = "missing"
+#: Longest failure reason shown inside a view cell (the tidy table keeps the full text).
+REASON_CHARS = 60
+
+
+# ----------------------------------------------------------------------------- ordering
+def method_rank(method: str, order: Sequence[str] = METHOD_ORDER) -> tuple[int, str]:
+    """Sort key of a method: its position in ``order``, then alphabetical."""
+    return (order.index(method), "") if method in order else (len(order), method)
+
+
+def task_rank(task: str) -> tuple[int, str]:
+    """Sort key of a task: its position in :data:`TASK_ORDER`, then alphabetical."""
+    return method_rank(task, TASK_ORDER)
+
+
+def order_methods(
+    methods: Iterable[str], order: Sequence[str] | None = None, *, core: bool = True
+) -> list[str]:
+    """The distinct ``methods`` (plus the core ones when ``core``) in column order."""
+    names = set(methods) | (set(CORE_METHODS) if core else set())
+    return sorted(names, key=lambda m: method_rank(m, tuple(order or METHOD_ORDER)))
+
+
+# ----------------------------------------------------------------------------- tidy table
+def _stable_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _flatten_provenance(provenance: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = dict.fromkeys(PROVENANCE_COLUMNS)
+    for key, value in provenance.items():
+        if key == "packages" and isinstance(value, dict):
+            flat.update({f"pkg_{name}": str(ver) for name, ver in value.items()})
+        elif isinstance(value, (dict, list, tuple)):
+            flat[key] = _stable_json(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def _metric_value(value: Any) -> float:
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def record_rows(record: Record) -> list[dict[str, Any]]:
+    """The tidy rows of one record: one per metric (a failed run keeps its expected metrics).
+
+    A record without any metric name (neither ``metrics`` nor ``higher_is_better``) still
+    yields one row, with an empty metric name, so it is never silently dropped.
+    """
+    names = list(record.metrics) or list(record.higher_is_better) or [""]
+    common = {
+        "task": record.task, "dataset": record.dataset, "model": record.model,
+        "method": record.method, "method_params": _stable_json(record.method_params or {}),
+        "seed": record.seed, "split": record.split, "status": record.status,
+        "reason": record.reason, "suite": record.suite, "run_id": record.run_id,
+        **_flatten_provenance(record.provenance or {}),
+    }
+    rows = []
+    for name in names:
+        value = _metric_value(record.metrics.get(name))
+        hib = record.higher_is_better.get(name)
+        rows.append({**common, "metric": name, "value": value,
+                     "higher_is_better": None if hib is None else bool(hib)})
+    return rows
+
+
+def empty_table() -> pd.DataFrame:
+    """A table with the standard columns and no rows."""
+    return _typed(pd.DataFrame(columns=[*RUN_COLUMNS, *PROVENANCE_COLUMNS]))
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    table["seed"] = pd.to_numeric(table["seed"]).astype("Int64")
+    table["value"] = pd.to_numeric(table["value"]).astype(float)
+    table["higher_is_better"] = table["higher_is_better"].astype("boolean")
+    table["epochs"] = pd.to_numeric(table["epochs"]).astype("Int64")
+    table["wall_seconds"] = pd.to_numeric(table["wall_seconds"]).astype(float)
+    table["git_dirty"] = table["git_dirty"].astype("boolean")
+    return table
+
+
+def table_from_records(records: Iterable[Record]) -> pd.DataFrame:
+    """The tidy table of ``records`` (see the module docstring), in a deterministic order."""
+    rows = [row for record in records for row in record_rows(record)]
+    if not rows:
+        return empty_table()
+    table = pd.DataFrame(rows)
+    extra = sorted(set(table.columns) - set(RUN_COLUMNS) - set(PROVENANCE_COLUMNS))
+    table = _typed(table[[*RUN_COLUMNS, *PROVENANCE_COLUMNS, *extra]])
+    keys = [
+        (task_rank(str(r.task)), str(r.dataset), str(r.model), method_rank(str(r.method)),
+         int(r.seed), str(r.run_id), str(r.metric))
+        for r in table[["task", "dataset", "model", "method", "seed", "run_id", "metric"]]
+        .itertuples(index=False)
+    ]
+    order = sorted(range(len(table)), key=keys.__getitem__)
+    return table.iloc[order].reset_index(drop=True)
+
+
+def load_table(results_dir: str | Path) -> pd.DataFrame:
+    """Merge every complete record under ``results_dir/records`` into the tidy table.
+
+    Temporary files of unfinished writes never count; an unreadable (e.g. truncated) record
+    is skipped with a warning naming it (see :func:`benchmark.engine.records.read_records`).
+    """
+    return table_from_records(read_records(results_dir))
+
+
+def table_to_csv(table: pd.DataFrame, path: str | Path | None = None) -> str:
+    """The tidy table as CSV text (written atomically to ``path`` when given)."""
+    text = table.to_csv(index=False, lineterminator="\n")
+    if path is not None:
+        write_text_atomic(path, text)
+    return text
+
+
+def write_text_atomic(path: str | Path, text: str | bytes) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode() if isinstance(text, str) else text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# ----------------------------------------------------------------------------- cell stats
+def _clean_reason(reason: Any) -> str:
+    text = " ".join(str(reason).split()) if isinstance(reason, str) and reason else "unknown"
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
+
+
+def cell_stats(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, dataset, model, metric, method): the numbers behind a view cell.
+
+    Columns: the keys, ``higher_is_better``, ``n`` (ok seeds with a finite value), ``mean``,
+    ``std`` (sample std, NaN when ``n < 2``), ``values`` (tuple, by seed), ``seeds`` (tuple),
+    ``n_failed`` (failed runs), ``reasons`` (tuple of distinct failure reasons, sorted).
+    Only (key, method) pairs with at least one run appear; see :func:`comparison` for missing.
+    """
+    columns = [*KEY_COLUMNS, "method", "higher_is_better", "n", "mean", "std", "values",
+               "seeds", "n_failed", "reasons"]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    out = []
+    for key, group in table.groupby([*KEY_COLUMNS, "method"], sort=False, dropna=False):
+        ok = group[(group["status"] == "ok") & np.isfinite(group["value"].to_numpy(float))]
+        ok = ok.sort_values(["seed", "run_id"], kind="stable")
+        failed = group[group["status"] != "ok"]
+        values = tuple(float(v) for v in ok["value"])
+        hib = group["higher_is_better"].dropna()
+        out.append({
+            **dict(zip([*KEY_COLUMNS, "method"], key, strict=True)),
+            "higher_is_better": bool(hib.iat[0]) if len(hib) else True,
+            "n": len(values),
+            "mean": float(np.mean(values)) if values else math.nan,
+            "std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+            "values": values,
+            "seeds": tuple(int(s) for s in ok["seed"]),
+            "n_failed": int(failed["run_id"].nunique()),
+            "reasons": tuple(sorted({str(r) for r in failed["reason"].dropna()})),
+        })
+    stats = pd.DataFrame(out, columns=columns)
+    return _sort_keys(stats, with_method=True)
+
+
+def _sort_keys(frame: pd.DataFrame, *, with_method: bool) -> pd.DataFrame:
+    def key(i: int) -> tuple:
+        row = frame.iloc[i]
+        base = (task_rank(str(row["task"])), str(row["dataset"]), str(row["model"]),
+                str(row["metric"]))
+        return (*base, method_rank(str(row["method"]))) if with_method else base
+
+    return frame.iloc[sorted(range(len(frame)), key=key)].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- formatting
+def decimals_for(values: Iterable[float]) -> int:
+    """Decimals used for a row: 4 when every finite |value| is below 1, else 2."""
+    finite = [abs(v) for v in values if isinstance(v, float) and math.isfinite(v)]
+    return 4 if finite and max(finite) < 1 else 2
+
+
+def format_cell(stat: pd.Series | dict | None, decimals: int = 2) -> str:
+    """``mean ± std (n=…)``, ``failed (reason)`` or ``missing`` for one view cell."""
+    if stat is None:
+        return MISSING
+    n, n_failed = int(stat["n"]), int(stat["n_failed"])
+    if n == 0:
+        if n_failed:
+            reasons = stat["reasons"]
+            return f"failed ({_clean_reason(reasons[0] if reasons else None)})"
+        return "no finite value"
+    text = f"{stat['mean']:.{decimals}f}"
+    if n > 1:
+        text += f" ± {stat['std']:.{decimals}f}"
+    return text + f" (n={n}" + (f", {n_failed} failed)" if n_failed else ")")
+
+
+def format_delta(delta: float, decimals: int = 2) -> str:
+    """A signed difference, e.g. ``+1.20`` (``n/a`` when undefined)."""
+    if not math.isfinite(delta):
+        return "n/a"
+    return f"{round(delta, decimals) + 0.0:+.{decimals}f}"  # + 0.0: no "-0.00"
+
+
+def best_methods(stats: dict[str, Any], higher_is_better: bool) -> list[str]:
+    """Methods whose mean is the best of the row (ties all count); none when no ok cell."""
+    means = {m: s["mean"] for m, s in stats.items() if s is not None and s["n"] > 0}
+    if not means:
+        return []
+    target = max(means.values()) if higher_is_better else min(means.values())
+    return [m for m, v in means.items() if v == target]
+
+
+# ----------------------------------------------------------------------------- views
+def comparison(table: pd.DataFrame, methods_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """The wide comparison view of the tidy table.
+
+    Args:
+        table: From :func:`load_table`.
+        methods_order: Column order of methods (default :data:`METHOD_ORDER`); methods not
+            listed follow alphabetically. Baseline, random erasing and HaS always get a column.
+
+    Returns:
+        One row per (task, dataset, model, metric): those keys, ``higher_is_better``, one
+        text column per method (``mean ± std (n=…)`` / ``failed (reason)`` / ``missing``),
+        ``Δ <method>`` per non-baseline method (mean − baseline mean, ``n/a`` when either is
+        absent) and ``best`` (comma-separated best methods of the row).
+    """
+    stats = cell_stats(table)
+    methods = order_methods(table["method"].dropna().unique() if len(table) else [],
+                            methods_order)
+    others = [m for m in methods if m != BASELINE]
+    columns = [*KEY_COLUMNS, "higher_is_better", *methods, *(f"Δ {m}" for m in others), "best"]
+    rows = []
+    for key, group in stats.groupby(list(KEY_COLUMNS), sort=False, dropna=False):
+        by_method = {m: None for m in methods}
+        by_method.update({str(r["method"]): r for _, r in group.iterrows()})
+        hib = bool(group["higher_is_better"].iat[0])
+        decimals = decimals_for([float(v) for vals in group["values"] for v in vals])
+        row: dict[str, Any] = dict(zip(KEY_COLUMNS, key, strict=True))
+        row["higher_is_better"] = hib
+        for m in methods:
+            row[m] = format_cell(by_method[m], decimals)
+        base = by_method.get(BASELINE)
+        for m in others:
+            cell = by_method[m]
+            ok = base is not None and cell is not None and base["n"] > 0 and cell["n"] > 0
+            row[f"Δ {m}"] = format_delta(cell["mean"] - base["mean"] if ok else math.nan,
+                                         decimals)
+        row["best"] = ",".join(best_methods(by_method, hib))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ----------------------------------------------------------------------------- rendering
+def _md_escape(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
+
+
+def _best_cells(view: pd.DataFrame) -> set[tuple[int, str]]:
+    if "best" not in view.columns:
+        return set()
+    return {(i, m) for i, best in enumerate(view["best"]) if isinstance(best, str)
+            for m in best.split(",") if m and m in view.columns}
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4g}"
+    if value is None or value is pd.NA:
+        return ""
+    return str(value)
+
+
+def render_markdown(view: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table; best cells in bold."""
+    header = [str(c) for c in view.columns]
+    best = _best_cells(view)
+    lines = ["| " + " | ".join(_md_escape(h) for h in header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    for i in range(len(view)):
+        cells = []
+        for col in view.columns:
+            text = _md_escape(_cell_text(view[col].iat[i]))
+            cells.append(f"**{text}**" if (i, col) in best else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}",
+    "±": r"$\pm$", "Δ": r"$\Delta$", "…": r"\ldots{}",
+}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def render_latex(view: pd.DataFrame) -> str:
+    """A booktabs ``tabular`` (needs the booktabs package); best cells in bold."""
+    best = _best_cells(view)
+    lines = [r"\begin{tabular}{" + "l" * len(view.columns) + "}", r"\toprule",
+             " & ".join(_latex_escape(str(c)) for c in view.columns) + r" \\", r"\midrule"]
+    for i in range(len(view)):
+        cells = []
+        for col in view.columns:
+            text = _latex_escape(_cell_text(view[col].iat[i]))
+            cells.append(r"\textbf{" + text + "}" if (i, col) in best else text)
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def render(view: pd.DataFrame, fmt: str) -> str:
+    """Render a view (or the tidy table) as ``md``, ``csv`` or ``latex`` text.
+
+    Raises:
+        ValueError: for an unknown format, naming the known ones.
+    """
+    fmt = {"markdown": "md", "tex": "latex"}.get(fmt, fmt)
+    if fmt == "md":
+        return render_markdown(view)
+    if fmt == "csv":
+        return view.to_csv(index=False, lineterminator="\n")
+    if fmt == "latex":
+        return render_latex(view)
+    raise ValueError(f"unknown table format {fmt!r}; use one of: md, csv, latex")
+
+
+VIEW_SUFFIX = {"md": ".md", "csv": ".csv", "latex": ".tex"}
+
+
+def write_views(
+    results_dir: str | Path, formats: Sequence[str] = ("md", "csv", "latex")
+) -> list[Path]:
+    """Write ``comparison.{md,csv,tex}`` (the requested formats) and ``table.csv``.
+
+    Returns:
+        The written paths: the comparison views in ``formats`` order, then ``table.csv``.
+    """
+    results_dir = Path(results_dir)
+    for fmt in formats:
+        if {"markdown": "md", "tex": "latex"}.get(fmt, fmt) not in VIEW_SUFFIX:
+            raise ValueError(f"unknown table format {fmt!r}; use one of: md, csv, latex")
+    table = load_table(results_dir)
+    view = comparison(table)
+    paths = []
+    for fmt in formats:
+        fmt = {"markdown": "md", "tex": "latex"}.get(fmt, fmt)
+        paths.append(write_text_atomic(results_dir / f"comparison{VIEW_SUFFIX[fmt]}",
+                                       render(view, fmt)))
+    table_to_csv(table, results_dir / "table.csv")
+    paths.append(results_dir / "table.csv")
+    return paths

@@ -1,0 +1,214 @@
+"""Age (regression, MAE in years) and gender (accuracy) on mmpretrain.
+
+Datasets: UTKFace (and its 2000-image subset), APPA-REAL, IMDB-WIKI (imdb and wiki parts).
+
+One run trains both: a shared ResNet backbone with ``AgeGenderHead`` (a linear age regressor,
+smooth-L1 loss in years, and a linear gender classifier, cross-entropy), so HaS and its
+baselines act on one model and one training pipeline. Metrics: ``mae`` (years, from our
+``MAE`` metric) and ``gender_accuracy`` (percent, mmpretrain's ``Accuracy`` on the gender
+branch). A dataset without gender labels (APPA-REAL without ``allcategories_*.csv``) trains
+``AgeRegressionHead`` alone and reports ``mae`` only. Heads and metric live in
+:mod:`tasks._faces.mm`; reading and splitting in :mod:`tasks._faces.data`.
+
+Splits: APPA-REAL uses its official train/valid/test (``options: age_target`` = ``real``
+(default) or ``apparent``). UTKFace and IMDB-WIKI have none: a seeded random split
+(``options: split_seed`` default 0, ``test_fraction`` default 0.2); the test side doubles as the
+per-epoch validation set (history only; no model selection). UTKFace files with malformed
+names are skipped and counted (``extra.skipped_files``); IMDB-WIKI records are cleaned
+(face score > ``options: min_face_score`` (1.0), no second face, known gender, age 0-100) and
+the drop counts recorded.
+
+Faces are aligned crops: pipelines resize the short edge to ``options: image_px`` (64) and
+centre-crop, then flip; no random crops or rotations. HaS grid sizes are scaled to the input
+(64 px: (0, 16, 32, 44, 56) -> (0, 5, 9, 13, 16) pixels); HaS and random erasing fill with the
+ImageNet mean pixel, which is also the normaliser's mean.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.engine.mmrun import run_mm
+from benchmark.engine.paths import REPO_ROOT
+from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.methods import apply_method_to_mm_config, method_for
+from tasks._faces import data as face_data
+from tasks.base import DatasetInfo, Task, require_paths
+
+CONFIG_DIR = REPO_ROOT / "configs" / "age_gender"
+CONFIGS = {"resnet-tiny": "resnet_tiny_faces_64px.py", "resnet18": "resnet18_faces_64px.py"}
+#: dataset name -> FaceAgeDataset source.
+SOURCES = {"utkface": "utkface", "utkface-2000": "utkface", "appa-real": "appa-real",
+           "imdb": "imdb", "wiki": "wiki"}
+DEFAULT_IMAGE_PX = 64
+
+
+def _check_utkface(root: Path) -> None:
+    face_data.list_utkface(root)
+
+
+def _check_appa(root: Path) -> None:
+    require_paths(root, ["train", "valid", "test", "gt_avg_train.csv", "gt_avg_valid.csv",
+                         "gt_avg_test.csv"], "appa-real",
+                  hint="Pass the extracted appa-real-release folder as --data-root.")
+
+
+def _check_imdb_wiki(part: str):
+    def check(root: Path) -> None:
+        require_paths(root, [f"{part}_crop/{part}.mat"], part,
+                      hint=f"Extract {part}_crop.tar (IMDB-WIKI faces + metadata) into {root}.")
+
+    return check
+
+
+def _synth_utkface(out: Path, seed: int) -> None:
+    from tasks._faces.synth import write_utkface
+
+    write_utkface(out, seed=seed)
+
+
+def _synth_appa(out: Path, seed: int) -> None:
+    from tasks._faces.synth import write_appa_real
+
+    write_appa_real(out, seed=seed)
+
+
+def _synth_imdb_wiki(part: str):
+    def synth(out: Path, seed: int) -> None:
+        from tasks._faces.synth import write_imdb_wiki
+
+        write_imdb_wiki(out, seed=seed, part=part)
+
+    return synth
+
+
+def listing_for(spec: RunSpec, split: str) -> face_data.FaceListing:
+    """The samples of ``split`` for a resolved spec (same reading as ``FaceAgeDataset``)."""
+    options = spec.option_dict
+    root, source = Path(spec.data_root), SOURCES[spec.dataset]
+    seed, fraction = int(options.get("split_seed", 0)), float(options.get("test_fraction", 0.2))
+    if source == "utkface":
+        return face_data.utkface_split(root, split, fraction, seed)
+    if source == "appa-real":
+        return face_data.list_appa_real(root, split, options.get("age_target", "real"))
+    return face_data.imdb_wiki_split(root, source, split, fraction, seed,
+                                     float(options.get("min_face_score", 1.0)))
+
+
+_UTK = "[age]_[gender]_[race]_[datetime].jpg.chip.jpg (aligned 200x200 crops)"
+
+
+@dataclass
+class AgeGenderTask(Task):
+    """Age MAE and gender accuracy of one two-branch mmpretrain model trained with a method."""
+
+    name: str = "age_gender"
+    framework: str = "mmpretrain"
+    metrics: dict[str, bool] = field(
+        default_factory=lambda: {"mae": False, "gender_accuracy": True})
+    models: tuple[str, ...] = ("resnet-tiny", "resnet18")
+    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-16", "has-32",
+                                "has-44", "has-56", "has+random_erasing")
+    datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
+        "utkface": DatasetInfo(
+            "utkface", _UTK, _check_utkface, default_root="UTKFace", synth=_synth_utkface,
+            prepare="Extract UTKFace's aligned & cropped faces (UTKFace.tar.gz) and pass the "
+                    "folder as --data-root.", default_model="resnet-tiny", default_epochs=30),
+        "utkface-2000": DatasetInfo(
+            "utkface-2000", _UTK + "; every 10th file of the sorted release", _check_utkface,
+            default_root="utkface-2000", synth=_synth_utkface, default_model="resnet-tiny",
+            default_epochs=30),
+        "appa-real": DatasetInfo(
+            "appa-real", "gt_avg_{train,valid,test}.csv + {train,valid,test}/*.jpg[_face.jpg]",
+            _check_appa, default_root="appa-real-release", synth=_synth_appa,
+            prepare="Extract appa-real-release.zip (ChaLearn LAP) and pass the folder as "
+                    "--data-root.", default_model="resnet-tiny", default_epochs=30),
+        "imdb": DatasetInfo(
+            "imdb", "imdb_crop/imdb.mat + imdb_crop/NN/*.jpg (IMDB-WIKI)",
+            _check_imdb_wiki("imdb"), default_root="imdb-wiki",
+            synth=_synth_imdb_wiki("imdb"), prepare="Extract imdb_crop.tar into <data>/imdb-wiki.",
+            default_model="resnet-tiny", default_epochs=10),
+        "wiki": DatasetInfo(
+            "wiki", "wiki_crop/wiki.mat + wiki_crop/NN/*.jpg (IMDB-WIKI)",
+            _check_imdb_wiki("wiki"), default_root="imdb-wiki",
+            synth=_synth_imdb_wiki("wiki"), prepare="Extract wiki_crop.tar into <data>/imdb-wiki.",
+            default_model="resnet-tiny", default_epochs=30),
+    })
+
+    def check(self, spec: RunSpec) -> None:
+        """Also validate the options and that both splits have images."""
+        super().check(spec)
+        options = spec.option_dict
+        if options.get("age_target", "real") not in ("real", "apparent"):
+            raise ValueError(f"age_target must be 'real' or 'apparent', got "
+                             f"{options['age_target']!r}")
+        if int(options.get("image_px", DEFAULT_IMAGE_PX)) < 16:
+            raise ValueError("image_px must be at least 16 (the ResNet stem downsamples 32x)")
+        for split in ("train", "test"):
+            listing_for(spec, split)
+
+    def build_config(self, spec: RunSpec):
+        """The mmengine Config for a resolved spec, method inserted.
+
+        Returns:
+            (config, method_params, facts for ``extra``).
+        """
+        from mmengine import Config
+
+        options = spec.option_dict
+        cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[spec.model]))
+        train, test = listing_for(spec, "train"), listing_for(spec, "test")
+        ages = [s.age_years for s in train.samples]
+        has_gender = all(s.label is not None for s in train.samples + test.samples)
+        image_px = int(options.get("image_px", DEFAULT_IMAGE_PX))
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+            dataset = cfg[loader]["dataset"]
+            dataset.update(data_root=spec.data_root, source=SOURCES[spec.dataset],
+                           split_seed=int(options.get("split_seed", 0)),
+                           test_fraction=float(options.get("test_fraction", 0.2)),
+                           age_target=options.get("age_target", "real"),
+                           min_face_score=float(options.get("min_face_score", 1.0)))
+            for stage in dataset["pipeline"]:
+                if stage["type"] == "ResizeEdge":
+                    stage["scale"] = image_px
+                if stage["type"] == "CenterCrop":
+                    stage["crop_size"] = image_px
+        head = cfg.model.head
+        head.age_mean_years = statistics.fmean(ages)
+        head.age_scale_years = max(statistics.pstdev(ages), 1.0)
+        if not has_gender:
+            head.type = "AgeRegressionHead"
+            head.pop("num_genders")
+            head.pop("gender_loss")
+            cfg.val_evaluator = cfg.test_evaluator = [dict(type="MAE")]
+        method = method_for(spec.method, spec.option_dict)
+        cfg, params = apply_method_to_mm_config(cfg, method, scope="mmpretrain",
+                                                image_hw=(image_px, image_px))
+        facts = {
+            "heads": "age+gender" if has_gender else "age",
+            "num_train": len(train.samples), "num_test": len(test.samples),
+            "skipped_files": len(train.skipped), "skipped_examples": train.skipped[:5],
+            "dropped_records": train.dropped, "image_px": image_px,
+            "age_mean_years": head.age_mean_years, "age_scale_years": head.age_scale_years,
+        }
+        return cfg, params, facts
+
+    def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
+        """Train, validate each epoch, test; MAE in years, gender accuracy in percent."""
+        cfg, params, facts = self.build_config(spec)
+        result = run_mm(cfg, spec, Path(work_dir), scope="mmpretrain")
+        return TaskOutput(
+            metrics=_rename(result.metrics), dataset=spec.dataset_label, model=spec.model,
+            method_params=params, history=[_rename(row) for row in result.history],
+            split="test", extra=facts,
+        )
+
+
+def _rename(values: dict) -> dict:
+    names = {"accuracy/top1": "gender_accuracy"}
+    return {names.get(k, k): v for k, v in values.items()}
+
+
+TASK = AgeGenderTask()

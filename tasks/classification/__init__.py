@@ -1,0 +1,179 @@
+"""Image classification on mmpretrain: CIFAR-10/100, 32-pixel image folders, ImageNet.
+
+Configs live in ``configs/classification/`` and inherit mmpretrain's own model, dataset,
+schedule and runtime configs; this module only picks one, points it at the data, inserts
+the method (:func:`benchmark.methods.apply_method_to_mm_config`) and renames the metrics.
+
+HaS grid sizes are scaled to the input (``benchmark.methods.scale_grid_sizes``): 32x32 CIFAR
+images get (0, 2, 5, 6, 8) pixels, keeping the paper's cell-to-image ratio at 224 pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.engine.mmrun import run_mm
+from benchmark.engine.paths import REPO_ROOT
+from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.methods import apply_method_to_mm_config, method_for
+from tasks.base import DatasetInfo, Task, check_image_files, require_paths
+
+CONFIG_DIR = REPO_ROOT / "configs" / "classification"
+
+#: (model, dataset family) -> config file.
+CONFIGS = {
+    ("resnet18-cifar", "cifar10"): "resnet18_cifar10.py",
+    ("resnet-tiny-cifar", "cifar10"): "resnet_tiny_cifar10.py",
+    ("resnet18-cifar", "cifar100"): "resnet18_cifar100.py",
+    ("resnet-tiny-cifar", "cifar100"): "resnet_tiny_cifar10.py",
+    ("resnet18-cifar", "imagefolder32"): "resnet18_imagefolder_32px.py",
+    ("resnet-tiny-cifar", "imagefolder32"): "resnet_tiny_imagefolder_32px.py",
+    ("resnet50", "imagenet"): "resnet50_imagenet.py",
+}
+FAMILY = {"cifar10": "cifar10", "cifar100": "cifar100", "cifar10-jpeg": "imagefolder32",
+          "imagenet": "imagenet"}
+INPUT_HW = {"cifar10": (32, 32), "cifar100": (32, 32), "imagefolder32": (32, 32),
+            "imagenet": (224, 224)}
+CIFAR_FILES = {
+    "cifar10": ("cifar-10-batches-py", [*(f"data_batch_{i}" for i in range(1, 6)),
+                                        "test_batch", "batches.meta"]),
+    "cifar100": ("cifar-100-python", ["train", "test", "meta"]),
+}
+
+
+def _check_cifar(name: str):
+    folder, files = CIFAR_FILES[name]
+
+    def check(root: Path) -> None:
+        require_paths(
+            root, [f"{folder}/{f}" for f in files], name,
+            hint=f"Extract the official python-version archive into {root} "
+                 f"(scripts/prepare_data.sh {name}) or generate one with "
+                 f"`hasbench synth {name} --out {root}`.",
+        )
+
+    return check
+
+
+def _check_image_folders(splits: tuple[str, str], name: str):
+    def check(root: Path) -> None:
+        require_paths(root, list(splits), name,
+                      hint=f"Expected {splits[0]}/<class>/*.jpg and {splits[1]}/<class>/*.jpg.")
+        for split in splits:
+            classes = [p for p in (root / split).iterdir() if p.is_dir()]
+            if not classes:
+                raise ValueError(f"{name}: {root / split} has no class folders (<class>/*.jpg)")
+        train = sorted(p.name for p in (root / splits[0]).iterdir() if p.is_dir())
+        test = sorted(p.name for p in (root / splits[1]).iterdir() if p.is_dir())
+        if train != test:
+            raise ValueError(
+                f"{name}: class folders differ between {splits[0]}/ and {splits[1]}/ "
+                f"({sorted(set(train) ^ set(test))[:5]} ...); both splits need the same classes"
+            )
+        files = [p for split in splits for p in sorted((root / split).glob("*/*")) if p.is_file()]
+        check_image_files(files, name)
+
+    return check
+
+
+def _synth_cifar10(out: Path, seed: int) -> None:
+    from tasks.classification.synth import write_cifar10_layout
+
+    write_cifar10_layout(out, seed=seed)
+
+
+def _synth_imagefolder(out: Path, seed: int) -> None:
+    from tasks.classification.synth import write_image_folder_layout
+
+    write_image_folder_layout(out, seed=seed, ext=".jpg")
+
+
+@dataclass
+class ClassificationTask(Task):
+    """Top-1/top-5 accuracy of an mmpretrain classifier trained with a method."""
+
+    name: str = "classification"
+    framework: str = "mmpretrain"
+    metrics: dict[str, bool] = field(default_factory=lambda: {"top1": True, "top5": True})
+    models: tuple[str, ...] = ("resnet-tiny-cifar", "resnet18-cifar", "resnet50")
+    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-16", "has-32",
+                                "has-44", "has-56", "has+random_erasing")
+    datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
+        "cifar10": DatasetInfo(
+            "cifar10", "cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}",
+            _check_cifar("cifar10"), default_root="cifar10", synth=_synth_cifar10,
+            prepare="Get it with scripts/prepare_data.sh cifar10.",
+            default_model="resnet18-cifar", default_epochs=200),
+        "cifar100": DatasetInfo(
+            "cifar100", "cifar-100-python/{train,test,meta}", _check_cifar("cifar100"),
+            default_root="cifar100", prepare="Get it with scripts/prepare_data.sh cifar100.",
+            default_model="resnet18-cifar", default_epochs=200),
+        "cifar10-jpeg": DatasetInfo(
+            "cifar10-jpeg", "{train,test}/<class>/*.jpg (32x32 image folders)",
+            _check_image_folders(("train", "test"), "cifar10-jpeg"),
+            default_root="cifar10-jpeg-subset", synth=_synth_imagefolder,
+            default_model="resnet18-cifar", default_epochs=200),
+        "imagenet": DatasetInfo(
+            "imagenet", "{train,val}/<wnid>/*.JPEG (val sorted into class folders)",
+            _check_image_folders(("train", "val"), "imagenet"), default_root="imagenet",
+            prepare="Get it with scripts/prepare_data.sh imagenet.",
+            default_model="resnet50", default_epochs=100),
+    })
+
+    def check(self, spec: RunSpec) -> None:
+        """Also reject model/dataset pairs without a config (before looking at the data)."""
+        self.dataset_info(spec.dataset)
+        if spec.model in self.models and (spec.model, FAMILY[spec.dataset]) not in CONFIGS:
+            usable = sorted(m for m, f in CONFIGS if f == FAMILY[spec.dataset])
+            raise ValueError(
+                f"model {spec.model!r} has no config for dataset {spec.dataset!r}; "
+                f"use one of {usable}"
+            )
+        super().check(spec)
+
+    def build_config(self, spec: RunSpec):
+        """The mmengine Config for a resolved spec, method inserted."""
+        from mmengine import Config
+
+        family = FAMILY[spec.dataset]
+        cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[(spec.model, family)]))
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+            dataset = cfg[loader]["dataset"]
+            dataset["data_root"] = spec.data_root
+            if family == "cifar10" and spec.synthetic:
+                dataset["type"] = "CIFAR10Unverified"
+            if family == "imagenet":
+                dataset["type"], dataset["data_prefix"] = "CustomDataset", (
+                    "train" if loader == "train_dataloader" else "val")
+                dataset.pop("split", None)
+        if family == "imagefolder32" or family == "imagenet":
+            cfg.model.head.num_classes = self._count_classes(Path(spec.data_root), family)
+            cfg.data_preprocessor.num_classes = cfg.model.head.num_classes
+        if cfg.model.head.num_classes < 5:
+            cfg.val_evaluator = cfg.test_evaluator = dict(type="Accuracy", topk=(1,))
+        else:
+            cfg.val_evaluator = cfg.test_evaluator = dict(type="Accuracy", topk=(1, 5))
+        return apply_method_to_mm_config(
+            cfg, method_for(spec.method, spec.option_dict), scope="mmpretrain",
+            image_hw=INPUT_HW[family],
+        )
+
+    @staticmethod
+    def _count_classes(root: Path, family: str) -> int:
+        return sum(1 for p in (root / "train").iterdir() if p.is_dir())
+
+    def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
+        """Train, validate each epoch, test; top-1/top-5 in percent."""
+        cfg, method_params = self.build_config(spec)
+        result = run_mm(cfg, spec, work_dir, scope="mmpretrain")
+        rename = {"accuracy/top1": "top1", "accuracy/top5": "top5"}
+        metrics = {rename[k]: v for k, v in result.metrics.items() if k in rename}
+        history = [{rename.get(k, k): v for k, v in row.items()} for row in result.history]
+        return TaskOutput(
+            metrics=metrics, dataset=spec.dataset_label, model=spec.model,
+            method_params=method_params, history=history, split="test",
+        )
+
+
+TASK = ClassificationTask()

@@ -1,0 +1,324 @@
+"""Video recognition with Hide-and-Seek on clips (mmaction2 Recognizer3D) and its Grad-CAM.
+
+Configs in ``configs/video/`` inherit mmaction2's own I3D / SlowOnly Kinetics recipes; clips are
+decoded by mmaction2's ``DecordInit``/``DecordDecode`` from a video-list layout::
+
+    <root>/videos/*.mp4
+    <root>/train_list.txt, <root>/val_list.txt     "videos/<file>.mp4 <label>" per line
+    <root>/clip_info.json                          optional: visible frames per clip
+
+Methods (training pipeline only, before ``FormatShape``):
+
+- ``has`` with option ``has_mode``:
+  ``"spatial"`` (default) -- ``HideAndSeek``, one grid mask shared by all frames of a clip
+  (grid sizes scaled to the frame size, fill = the data preprocessor's mean pixel);
+  ``"frames"`` -- ``HideAndSeekFrames``, whole frames hidden in segments of
+  ``segment_frames`` (p = 0.5, mean fill), the paper's hiding for video.
+- ``random_erasing``: mmaction2's own ``RandomErasing`` (one rectangle erased in every frame of
+  the clip), Zhong et al.'s p=0.5, area 2%-40%, aspect 0.3-3.33, filled with the mean pixel.
+
+Metrics: ``top1`` (percent) on the validation list; on generated clips also
+``saliency_in_action``: the share (percent) of the Grad-CAM per-frame saliency mass that falls
+on the frames where the action is visible, averaged over the validation clips.
+Each run writes ``gradcam.png`` / ``gradcam.gif`` / ``gradcam_curve.png``; :func:`explain`
+draws them for several runs side by side.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.engine import mmrun
+from benchmark.engine.paths import REPO_ROOT
+from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.methods import (
+    HAS_FILL_NOTE,
+    HAS_OPTIONS,
+    Method,
+    apply_method_to_mm_config,
+    insert_stages,
+    method_for,
+)
+from tasks.base import DatasetInfo, Task, require_paths
+
+CONFIG_DIR = REPO_ROOT / "configs" / "video"
+#: model name -> config file.
+CONFIGS = {"i3d-tiny": "i3d_tiny_clips.py", "i3d-r50": "i3d_r50_video_list.py",
+           "slowonly-r50": "slowonly_r50_video_list.py"}
+#: Frame size each model trains at (for HaS grid-size scaling).
+FRAME_HW = {"i3d-tiny": (32, 32), "i3d-r50": (224, 224), "slowonly-r50": (224, 224)}
+DEFAULTS: dict[str, Any] = dict(has_mode="spatial", segment_frames=2, explain_clips=2,
+                                saliency_clips=16, threads=1)
+HAS_MODES = ("spatial", "frames")
+#: mmaction2 RandomErasing with Zhong et al.'s settings.
+ERASE = dict(erase_prob=0.5, min_area_ratio=0.02, max_area_ratio=0.4,
+             aspect_range=(0.3, 1 / 0.3), mode="const")
+
+
+def _check_video_list(name: str):
+    def check(root: Path) -> None:
+        require_paths(root, ["train_list.txt", "val_list.txt"], name,
+                      hint="Expected <root>/{train,val}_list.txt with 'relative/path.mp4 label' "
+                           f"lines (generate clips with `hasbench synth clips --out {root}`).")
+        for split in ("train_list.txt", "val_list.txt"):
+            lines = [ln.split() for ln in (root / split).read_text().splitlines() if ln.strip()]
+            if not lines:
+                raise ValueError(f"{name}: {root / split} lists no videos")
+            bad = [ln for ln in lines if len(ln) < 2 or not ln[-1].isdigit()]
+            if bad:
+                raise ValueError(f"{name}: {root / split} has lines without 'path label': {bad[0]}")
+            missing = [ln[0] for ln in lines if not (root / ln[0]).is_file()]
+            if missing:
+                raise ValueError(f"{name}: {len(missing)} videos listed in {split} are missing "
+                                 f"under {root} (e.g. {missing[0]})")
+
+    return check
+
+
+def _synth_clips(out: Path, seed: int) -> None:
+    from tasks.video.synth import write_video_clips
+
+    write_video_clips(out, seed=seed)
+
+
+def num_classes_of(root: Path) -> int:
+    """1 + the largest label in the training list."""
+    labels = [int(ln.split()[-1]) for ln in (Path(root) / "train_list.txt").read_text()
+              .splitlines() if ln.strip()]
+    return max(labels) + 1
+
+
+def class_names(root: Path, count: int) -> list[str]:
+    """Names from ``classes.txt`` when present, else ``class<i>``."""
+    path = Path(root) / "classes.txt"
+    names = path.read_text().split() if path.is_file() else []
+    return names if len(names) == count else [f"class{i}" for i in range(count)]
+
+
+@dataclass
+class VideoTask(Task):
+    """Top-1 of a 3D CNN trained on clips with a method, plus Grad-CAM saliency figures."""
+
+    name: str = "video"
+    framework: str = "mmaction2"
+    metrics: dict[str, bool] = field(default_factory=lambda: {
+        "top1": True, "saliency_in_action": True})
+    models: tuple[str, ...] = tuple(CONFIGS)
+    methods: tuple[str, ...] = ("baseline", "random_erasing", "has")
+    datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
+        "clips": DatasetInfo(
+            "clips", "videos/*.mp4 + {train,val}_list.txt ('path label'), mmaction2 video list",
+            _check_video_list("clips"), default_root="clips", synth=_synth_clips,
+            prepare="Generate with `hasbench synth clips --out DIR`.",
+            default_model="i3d-tiny", default_epochs=8),
+        "ucf101": DatasetInfo(
+            "ucf101", "videos/<class>/*.avi + {train,val}_list.txt ('path label')",
+            _check_video_list("ucf101"), default_root="ucf101",
+            prepare="Download UCF101 and write mmaction2 video lists (tools/data/ucf101 in "
+                    "mmaction2) as train_list.txt / val_list.txt relative to the root.",
+            default_model="i3d-r50", default_epochs=100),
+    })
+
+    def options(self, spec: RunSpec) -> dict[str, Any]:
+        """The spec's options over :data:`DEFAULTS` (unknown keys and bad values rejected)."""
+        passthrough = {"batch_size", "num_workers", "launcher", "log_level", *HAS_OPTIONS}
+        unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
+        if unknown:
+            raise ValueError(f"unknown options {sorted(unknown)} for video; known: "
+                             f"{sorted(set(DEFAULTS) | passthrough)}")
+        options = {**DEFAULTS, **spec.option_dict}
+        if options["has_mode"] not in HAS_MODES:
+            raise ValueError(f"has_mode must be one of {HAS_MODES}, got {options['has_mode']!r}")
+        if options["has_mode"] == "frames" and "has_grid_sizes_px" in options:
+            raise ValueError("option has_grid_sizes_px (--has-grid-sizes) needs has_mode "
+                             "spatial; has_mode frames hides whole frames (set segment_frames)")
+        if options["has_mode"] == "frames" and options.get("has_placement") == "preprocessor":
+            raise ValueError("has_placement=preprocessor hides cells of the batch; has_mode "
+                             "frames hides whole frames in the pipeline (has_placement=pipeline)")
+        return options
+
+    def check(self, spec: RunSpec) -> None:
+        """Also validate the options."""
+        super().check(spec)
+        self.options(spec)
+
+    def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
+        """The mmengine Config for a resolved spec, with the method's stages inserted."""
+        from mmengine import Config
+
+        options = self.options(spec)
+        root = Path(spec.data_root)
+        cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[spec.model]))
+        cfg.model.cls_head.num_classes = num_classes_of(root)
+        for loader, split in (("train_dataloader", "train"), ("val_dataloader", "val"),
+                              ("test_dataloader", "val")):
+            dataset = cfg[loader]["dataset"]
+            dataset.update(type="VideoDataset", ann_file=str(root / f"{split}_list.txt"),
+                           data_prefix=dict(video=str(root)))
+        return self._apply_method(cfg, spec.method, options, FRAME_HW[spec.model])
+
+    @staticmethod
+    def _apply_method(cfg: Any, method_name: str, options: dict[str, Any],
+                      frame_hw: tuple[int, int]) -> tuple[Any, dict[str, Any]]:
+        from benchmark.methods import mean_in_pipeline_order
+
+        method = method_for(method_name, options)
+        mean = mean_in_pipeline_order(cfg.model.data_preprocessor)
+        params: dict[str, Any] = {"method": method.name}
+        stages: list[dict] = []
+        if method.erases:
+            stages.append(dict(type="mmaction.RandomErasing", fill_color=[round(v) for v in mean],
+                               **ERASE))
+            params.update({f"re_{k}": v for k, v in ERASE.items()},
+                          re_fill_color=[round(v) for v in mean],
+                          re_type="mmaction2 RandomErasing (same rectangle in every frame)")
+        if method.hides and options["has_mode"] == "spatial":
+            has_only = Method("has", hides=True, grid_sizes_px=method.grid_sizes_px,
+                              hide_prob=method.hide_prob, placement=method.placement)
+            cfg, has_params = apply_method_to_mm_config(cfg, has_only, scope="mmaction",
+                                                        image_hw=frame_hw)
+            params.update({k: v for k, v in has_params.items() if k != "method"},
+                          has_mode="spatial (one mask shared by the clip's frames)")
+        elif method.hides:
+            segment = int(options["segment_frames"])
+            stages.append(dict(type="mmaction.HideAndSeekFrames", keys=("imgs",),
+                               hide_prob=method.hide_prob, fill="mean", mean=mean,
+                               segment_len=segment))
+            params.update(has_mode="frames", has_segment_frames=segment,
+                          has_hide_prob=method.hide_prob,
+                          has_fill=HAS_FILL_NOTE)
+        if stages:
+            train = cfg.train_dataloader.dataset
+            train.pipeline = insert_stages(list(train.pipeline), stages, before="FormatShape")
+        return cfg, params
+
+    def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
+        """Train, validate, test; Grad-CAM figures and the saliency metric of the trained model."""
+        from benchmark.engine.mmrun import run_mm, torch_threads
+
+        options = self.options(spec)
+        cfg, params = self.build_config(spec)
+        work_dir = Path(work_dir)
+        with torch_threads(options["threads"] if spec.device == "cpu" else None):
+            result = run_mm(cfg, spec, work_dir, scope="mmaction")
+            runner = result.runner
+            root = Path(spec.data_root)
+            model = runner.model.eval()
+            metrics = {"top1": result.metrics["acc/top1"] * 100.0}
+            history = [{("top1" if k == "acc/top1" else k): (v * 100.0 if k == "acc/top1" else v)
+                        for k, v in row.items()} for row in result.history]
+            info = load_clip_info(root)
+            artifacts = {}
+            if int(options["explain_clips"]) > 0:
+                clips = explain_clips(root, {spec.method: model}, cfg,
+                                      n=int(options["explain_clips"]))
+                paths = _write(clips, work_dir / "gradcam.png")
+                artifacts.update({f"gradcam_{k}": p.name for k, p in paths.items()})
+            if info and int(options["saliency_clips"]) > 0:
+                clips = explain_clips(root, {spec.method: model}, cfg,
+                                      n=int(options["saliency_clips"]))
+                shares = [_saliency_share(c, spec.method) for c in clips]
+                metrics["saliency_in_action"] = 100.0 * float(np.mean(shares))
+        return TaskOutput(
+            metrics=metrics, dataset=spec.dataset_label, model=spec.model,
+            method_params=params, history=history, artifacts=artifacts, split="val",
+            extra={"num_classes": int(cfg.model.cls_head.num_classes)},
+        )
+
+
+def _write(clips, out: Path) -> dict[str, Path]:
+    from tasks.video.cam import write_explanation
+
+    return write_explanation(clips, out)
+
+
+def _saliency_share(clip, label: str) -> float:
+    from tasks.video.cam import saliency_in_window
+
+    return saliency_in_window(clip.cams[label], clip.visible_frames)
+
+
+def load_clip_info(root: Path) -> dict[str, Any]:
+    """``clip_info.json`` of a generated clip folder (empty when absent)."""
+    path = Path(root) / "clip_info.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def explain_clips(root: Path, models: dict[str, Any], cfg: Any, n: int = 2) -> list:
+    """Grad-CAM of the first ``n`` validation clips for each model (same decoded frames).
+
+    Args:
+        root: Dataset root (video list layout).
+        models: Label -> trained mmaction2 recognizer.
+        cfg: The runs' config (its test pipeline decodes the clips).
+        n: Number of clips.
+    """
+    import torch
+    from mmaction.registry import DATASETS
+    from mmengine.registry import init_default_scope
+
+    from tasks.video.cam import ClipExplanation, as_uint8_frames, clip_grad_cam
+
+    init_default_scope("mmaction")
+    dataset_cfg = dict(cfg.test_dataloader.dataset)
+    dataset = DATASETS.build(dataset_cfg)
+    info = load_clip_info(root)
+    any_model = next(iter(models.values()))
+    preprocessor = any_model.data_preprocessor
+    names = class_names(root, int(cfg.model.cls_head.num_classes))
+    clips = []
+    for idx in range(min(n, len(dataset))):
+        item = dataset[idx]
+        batch = preprocessor({"inputs": [item["inputs"]], "data_samples": [item["data_samples"]]},
+                             training=False)
+        clip = batch["inputs"][0, 0]  # num_clips x C x T x H x W -> first clip
+        file_name = Path(dataset.get_data_info(idx)["filename"]).name
+        rel = f"videos/{file_name}"
+        label = int(item["data_samples"].gt_label.item())
+        window = info.get(rel, {}).get("visible_frames")
+        explained = ClipExplanation(
+            name=file_name, label=names[label],
+            frames=as_uint8_frames(clip, preprocessor.mean.flatten().tolist(),
+                                   preprocessor.std.flatten().tolist()),
+            visible_frames=tuple(window) if window else None)
+        for label_name, model in models.items():
+            with torch.enable_grad():
+                cam, cls = clip_grad_cam(model, clip)
+            explained.cams[label_name] = cam
+            explained.predicted[label_name] = names[cls]
+        clips.append(explained)
+    return clips
+
+
+def load_trained_model(run_dir: Path) -> tuple[Any, Any, RunSpec]:
+    """The trained recognizer of a finished run dir, its config and spec."""
+    import benchmark.pipelines  # noqa: F401  (registers what the config names)
+
+    return mmrun.load_trained_model(TASK, run_dir, scope="mmaction")
+
+
+def explain(run_dirs: list[Path], out: Path, n: int = 4) -> Path:
+    """Grad-CAM strip, GIF and saliency curves of ``n`` validation clips for finished runs.
+
+    Runs are compared on the same clips (the first run's dataset); each is labelled by its
+    method. Returns the PNG strip (the GIF and ``<stem>_curve.png`` are written beside it).
+    """
+    if not run_dirs:
+        raise ValueError("explain needs at least one run dir")
+    models, cfg, root = {}, None, None
+    for run_dir in run_dirs:
+        model, run_cfg, spec = load_trained_model(Path(run_dir))
+        label = spec.method if spec.method not in models else f"{spec.method}/{Path(run_dir).name}"
+        models[label] = model
+        if cfg is None:
+            cfg, root = run_cfg, Path(spec.data_root)
+    clips = explain_clips(root, models, cfg, n=max(1, min(n, 8)))
+    return _write(clips, Path(out))["strip"]
+
+
+TASK = VideoTask()

@@ -1,0 +1,124 @@
+"""Runs that fail, get killed or see bad data: recorded honestly, resumed, or refused early."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark.engine import records
+from benchmark.engine.local import run_local
+from benchmark.engine.mmrun import read_history
+from benchmark.engine.spec import RunSpec
+from benchmark.engine.suite import Suite, SuiteRun
+
+
+def _spec(root, **kw):
+    base = dict(task="classification", dataset="cifar10", data_root=str(root),
+                model="resnet-tiny-cifar", epochs=1, synthetic=True,
+                options=(("batch_size", 16),))
+    base.update(kw)
+    return RunSpec(**base)
+
+
+@pytest.mark.slow
+def test_nan_loss_is_recorded_as_failed_and_the_suite_goes_on(tiny_cifar10, tmp_path):
+    exploding = _spec(tiny_cifar10, options=(("batch_size", 16), ("lr", 1e12)))
+    fine = _spec(tiny_cifar10)
+    suite = Suite("t", tmp_path, [SuiteRun(exploding), SuiteRun(fine)])
+    outcomes = run_local(suite, suite.runs)
+    assert [status for _, status, _ in outcomes] == ["failed", "ok"]
+    failed = records.read_record(records.record_path(tmp_path, exploding.run_id()))
+    assert failed.status == "failed" and "NonFiniteLossError" in failed.reason
+    assert "lower the learning rate" in failed.reason
+    assert failed.metrics == {"top1": None, "top5": None}
+    assert not records.finished_ok(tmp_path, exploding.run_id())
+    assert records.finished_ok(tmp_path, fine.run_id())
+
+
+def test_corrupt_image_is_named_before_training(tmp_path, capsys):
+    from benchmark.cli import main
+    from tasks.classification.synth import write_image_folder_layout
+
+    write_image_folder_layout(tmp_path / "d", seed=0, train_per_class=2, test_per_class=1,
+                              ext=".jpg")
+    bad = tmp_path / "d" / "train" / "class3" / "0001.jpg"
+    bad.write_bytes(bad.read_bytes()[:40])  # truncated JPEG: right header, undecodable
+    code = main(["run", "classification", "--dataset", "cifar10-jpeg", "--data-root",
+                 str(tmp_path / "d"), "--results", str(tmp_path / "res")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(bad) in err and "corrupt" in err
+    assert not (tmp_path / "res" / "work").exists()
+
+
+def _wait_for(path_glob, root: Path, proc, timeout_s=300):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        found = list(root.glob(path_glob))
+        if found:
+            return found
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before {path_glob} appeared: {proc.stderr.read()}")
+        time.sleep(0.2)
+    raise AssertionError(f"{path_glob} never appeared")
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_resumes_to_the_same_epochs(tiny_cifar10, tmp_path):
+    args = [sys.executable, "-m", "benchmark.cli", "run", "classification", "--dataset",
+            "cifar10", "--data-root", str(tiny_cifar10), "--synthetic", "--model",
+            "resnet-tiny-cifar", "--epochs", "3", "--option", "batch_size=16",
+            "--results", str(tmp_path)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _wait_for("work/*/history.jsonl", tmp_path, proc)  # epoch 1 trained and validated
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    run_id = _spec(tiny_cifar10, epochs=3).run_id()
+    assert not records.finished_ok(tmp_path, run_id)  # a killed run never counts as done
+    work = tmp_path / "work" / run_id
+    trained_before_kill = {row["epoch"] for row in read_history(work)}
+    assert 1 in trained_before_kill and 3 not in trained_before_kill
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = records.read_record(records.record_path(tmp_path, run_id))
+    assert record.status == "ok"
+    assert [row["epoch"] for row in record.history] == [1, 2, 3]
+    lines = (work / "history.jsonl").read_text().splitlines()
+    epochs_logged = [json.loads(line)["epoch"] for line in lines]
+    assert epochs_logged.count(1) == 1  # epoch 1 was not trained again after the kill
+    import torch
+
+    ckpt = torch.load(work / "epoch_3.pth", map_location="cpu", weights_only=False)
+    assert ckpt["meta"]["epoch"] == 3
+
+
+def test_stale_records_dir_files_never_count(tmp_path):
+    folder = tmp_path / "records"
+    folder.mkdir()
+    (folder / ".x.json.tmp-123").write_text("{")
+    assert records.read_records(tmp_path) == []
+    assert not records.finished_ok(tmp_path, "x")
+    shutil.rmtree(folder)
+
+
+@pytest.mark.slow
+def test_resume_validates_an_epoch_whose_validation_was_lost(tiny_cifar10, tmp_path):
+    spec = _spec(tiny_cifar10, epochs=1)
+    first = run_local(Suite("t", tmp_path, [SuiteRun(spec)]), [SuiteRun(spec)])
+    assert first[0][1] == "ok"
+    work = tmp_path / "work" / spec.run_id()
+    (work / "history.jsonl").write_text("")  # as if killed after the checkpoint, before val
+    records.record_path(tmp_path, spec.run_id()).unlink()
+    run_local(Suite("t", tmp_path, [SuiteRun(spec)]), [SuiteRun(spec)])
+    record = records.read_record(records.record_path(tmp_path, spec.run_id()))
+    assert [row["epoch"] for row in record.history] == [1]

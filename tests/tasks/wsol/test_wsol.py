@@ -1,0 +1,166 @@
+"""WSOL end to end: a short run of every method through the runner -> all metric rows; figures."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmark.engine import records
+from benchmark.engine.runner import run_one
+from benchmark.engine.spec import RunSpec
+from tasks import get_task
+from tasks.wsol import synth as wsol_synth
+
+TASK = get_task("wsol")
+METHODS = ["baseline", "random_erasing", "has", "has-16", "has-32", "has-44", "has-56"]
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wsol-tiny") / "tiny-imagenet"
+    spec = wsol_synth.SynthSpec(num_classes=2, train_per_class=3, test_per_class=2, side_px=32)
+    return wsol_synth.write_tiny_imagenet(root, seed=0, spec=spec)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return tmp_path_factory.mktemp("wsol-results")
+
+
+def _spec(root, method):
+    return RunSpec("wsol", method=method, dataset="tiny-imagenet", data_root=str(root),
+                   model="resnet18-small", epochs=1, synthetic=True,
+                   options=(("batch_size", 6), ("eval_batch_size", 4)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", METHODS)
+def test_short_run_writes_every_metric(tiny_data, results, method):
+    record = run_one(_spec(tiny_data, method), results, raise_errors=True)
+    assert record.ok and record.dataset == "tiny-imagenet-synth"
+    assert set(record.metrics) == {"top1_cls", "top1_loc", "gt_known_loc", "maxboxaccv2"}
+    for value in record.metrics.values():
+        assert 0.0 <= value <= 100.0
+    # Top-1 Loc needs the class right, so it can never beat Top-1 Cls or GT-known Loc
+    assert record.metrics["top1_loc"] <= record.metrics["top1_cls"] + 1e-9
+    assert record.metrics["top1_loc"] <= record.metrics["gt_known_loc"] + 1e-9
+    assert record.history and "maxboxaccv2" in record.history[-1]
+    work = results / "work" / record.run_id
+    assert (work / record.artifacts["cam_examples"]).stat().st_size > 0
+    with np.load(work / record.artifacts["cams"]) as cams:
+        assert cams["cams"].shape == (4, 2, 64, 64)
+        assert 0.0 <= cams["cams"].min() and cams["cams"].max() <= 1.0
+    saved = records.read_record(results / "records" / f"{record.run_id}.json")
+    assert saved.metrics == record.metrics
+    if method.startswith("has"):
+        sizes = record.method_params["has_grid_sizes_px"]
+        # 64-pixel inputs: the paper's cells scaled by 64/224, e.g. 56 -> 16
+        expected = {"has": [0, 5, 9, 13, 16], "has-16": [5], "has-32": [9], "has-44": [13],
+                    "has-56": [16]}[method]
+        assert sizes == expected
+
+
+@pytest.mark.slow
+def test_explain_puts_runs_side_by_side(tiny_data, results, tmp_path):
+    from tasks.wsol import explain
+
+    dirs = []
+    for method in ("baseline", "has"):
+        # the work dirs exist: run_one resumes from their last checkpoint and only re-tests
+        record = run_one(_spec(tiny_data, method), results, raise_errors=True)
+        dirs.append(results / "work" / record.run_id)
+        assert json.loads((dirs[-1] / "spec.json").read_text())["method"] == method
+    out = explain(dirs, tmp_path / "side_by_side.png", n=4)
+    from PIL import Image
+
+    with Image.open(out) as image:
+        width, height = image.size
+    assert width > height  # 4 images x 2 runs in one row
+    # without cams.npz the figure is rebuilt from the checkpoint
+    (dirs[0] / "cams.npz").unlink()
+    assert explain(dirs[:1], tmp_path / "from_checkpoint.png", n=2).is_file()
+
+
+def test_explain_rejects_a_folder_that_is_not_a_run(tmp_path):
+    from tasks.wsol import explain
+
+    with pytest.raises(ValueError, match=r"spec\.json"):
+        explain([tmp_path], tmp_path / "x.png")
+
+
+def test_wsol_metric_in_isolation():
+    """The registered metric turns per-sample maps and boxes into the four numbers."""
+    import torch
+
+    from tasks.wsol.mm import WSOLMetric
+
+    cam = torch.zeros(2, 16, 16)
+    cam[:, 4:12, 4:12] = 1.0
+    metric = WSOLMetric()
+    metric.dataset_meta = {}
+    samples = [
+        {"cams": cam, "pred_label": torch.tensor([1]), "gt_label": torch.tensor([1]),
+         "gt_bboxes": np.array([[4, 4, 11, 11]])},
+        {"cams": cam, "pred_label": torch.tensor([0]), "gt_label": torch.tensor([1]),
+         "gt_bboxes": np.array([[0, 0, 1, 1], [4, 4, 11, 11]])},
+    ]
+    metric.process({}, samples)
+    values = metric.evaluate(2)
+    assert values["wsol/top1_cls"] == 50.0
+    assert values["wsol/top1_loc"] == 50.0
+    assert values["wsol/gt_known_loc"] == 100.0
+    assert values["wsol/maxboxaccv2"] == 100.0
+    with pytest.raises(ValueError, match="gt_bboxes"):
+        metric.process({}, [{"cams": cam, "pred_label": torch.tensor([0]),
+                             "gt_label": torch.tensor([0])}])
+
+
+def test_vgg16_gap_and_resnet50_build_with_cam_heads():
+    """The paper's models build from their configs; CAMs come out at the input size."""
+    import torch
+    from mmengine import Config
+    from mmpretrain.registry import MODELS
+
+    import tasks.wsol.mm  # noqa: F401
+
+    for name in ("vgg16_gap_cub_224px.py", "resnet50_cub_224px.py"):
+        cfg = Config.fromfile(str(TASK_CONFIGS / name))
+        cfg.model.head.num_classes = 3
+        model = MODELS.build(cfg.model).eval()
+        assert model.cam_method == "cam"
+        with torch.no_grad():
+            logits, cams = model.logits_and_cams(torch.randn(1, 3, 64, 64), torch.tensor([2]))
+        assert logits.shape == (1, 3) and cams.shape == (1, 2, 64, 64)
+
+
+def test_gradcam_fallback_for_heads_that_are_not_gap_linear():
+    import torch
+    from mmpretrain.registry import MODELS
+
+    import tasks.wsol.mm  # noqa: F401
+
+    def model_cfg(**extra):
+        return dict(
+            type="WSOLClassifier",
+            backbone=dict(type="ResNet_CIFAR", depth=18, stem_channels=8, base_channels=8,
+                          out_indices=(3,)),
+            neck=dict(type="GlobalAveragePooling"),
+            head=dict(type="StackedLinearClsHead", num_classes=3, in_channels=64,
+                      mid_channels=[16]),
+            **extra,
+        )
+
+    model = MODELS.build(model_cfg()).eval()
+    assert model.cam_method == "gradcam"
+    with torch.no_grad():  # as in mmengine's test loop: Grad-CAM turns gradients back on
+        logits, cams = model.logits_and_cams(torch.randn(2, 3, 32, 32), torch.tensor([0, 2]))
+    assert logits.shape == (2, 3) and cams.shape == (2, 2, 32, 32)
+    assert 0.0 <= cams.min() and cams.max() <= 1.0
+    with pytest.raises(ValueError, match="gradcam"):
+        MODELS.build(model_cfg(cam_method="cam"))
+
+
+TASK_CONFIGS = __import__("tasks.wsol", fromlist=["CONFIG_DIR"]).CONFIG_DIR
