@@ -2,8 +2,9 @@
 
 Importing this package registers the OpenMMLab stages ``HideAndSeek`` and
 ``HideAndSeekFrames`` in the ``TRANSFORMS`` registries of mmpretrain, mmsegmentation and
-mmaction2 (see :mod:`benchmark.pipelines.mm`). The torchreid helper lives in
-``benchmark.pipelines.torchreid`` and is imported on its own.
+mmaction2, those of the three that import (see :mod:`benchmark.pipelines.mm`). The HaS data
+preprocessors (``benchmark.pipelines.preprocessors``) and the torchreid helper
+(``benchmark.pipelines.torchreid``) are imported on their own.
 """
 
 from benchmark.pipelines.mm import REGISTERED_SCOPES, HideAndSeek, HideAndSeekFrames

@@ -4,7 +4,9 @@
 the ``TRANSFORMS`` registries of mmpretrain, mmsegmentation and mmaction2, so
 ``dict(type='mmpretrain.HideAndSeek')``, ``'mmseg.HideAndSeek'`` and ``'mmaction.HideAndSeek'``
 (or the bare names under that default scope) build inside each library's own ``Compose``.
-Importing this module (or ``benchmark.pipelines``) registers them.
+Importing this module (or ``benchmark.pipelines``) registers them, into each of the three
+libraries that imports (:mod:`benchmark.pipelines.registries`; :data:`REGISTERED_SCOPES`
+names them, and is empty when none does).
 
 They belong in training pipelines only (``benchmark.methods.apply_method_to_mm_config`` puts
 them there, before the packing/format stage) and change the image(s), never labels.
@@ -21,8 +23,8 @@ it when the preprocessor flips BGR/RGB), so that hidden pixels are 0 after the p
   uint8, as the baseline does.
 - ``keep_dtype=False`` converts such images to float32 (always, hidden or not, so that a
   batch has one dtype) and hidden pixels are exactly 0 after normalization; it moves 4x the
-  bytes through packing, collation and the data preprocessor (measured: +40-50% time per
-  image in mmpretrain's loader, ``results/perf/pipeline_throughput.csv``).
+  bytes through packing, collation and the data preprocessor (its cost per image in
+  mmpretrain's loader: ``results/perf/pipeline_throughput.csv``).
 """
 
 from __future__ import annotations
@@ -47,9 +49,7 @@ from benchmark.hide_and_seek import (
     sample_hidden_cells,
     sample_hidden_steps,
 )
-
-#: The libraries whose TRANSFORMS registries hold the stages (OpenMMLab scope names).
-SCOPES = ("mmpretrain", "mmseg", "mmaction")
+from benchmark.pipelines.registries import installed_scopes, registry
 
 
 def _resolve_fill(fill: Any, mean: Any, stage: str) -> tuple[float, ...]:
@@ -183,7 +183,7 @@ class HideAndSeek(BaseTransform):
 
         Inside ``mmcv.transforms.utils.cache_random_params`` the decorated method returns the
         cached draw; otherwise the draw is the same, without the decorator's per-call copy of
-        itself (measured: ~3 µs per call; the whole stage takes ~10 µs on a 224x224 image).
+        itself (a large part of the stage's time on a small image).
         """
         if getattr(self, "_cache_enabled", False):
             return self._sample_cells(height, width)
@@ -396,16 +396,14 @@ def _register(registry: Any, cls: type) -> None:
         registry.register_module(module=cls, force=True)
 
 
-def register_all() -> list[str]:
-    """Register both stages in each library's TRANSFORMS. Returns the scopes registered."""
-    from mmaction.registry import TRANSFORMS as MMACTION_TRANSFORMS
-    from mmpretrain.registry import TRANSFORMS as MMPRETRAIN_TRANSFORMS
-    from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
-
-    for registry in (MMPRETRAIN_TRANSFORMS, MMSEG_TRANSFORMS, MMACTION_TRANSFORMS):
+def register_all() -> tuple[str, ...]:
+    """Register both stages in the TRANSFORMS of each library that imports; return its scopes."""
+    scopes = installed_scopes()
+    for scope in scopes:
         for cls in (HideAndSeek, HideAndSeekFrames):
-            _register(registry, cls)
-    return list(SCOPES)
+            _register(registry(scope, "TRANSFORMS"), cls)
+    return scopes
 
 
+#: The scopes whose TRANSFORMS hold the stages (empty when none of the libraries imports).
 REGISTERED_SCOPES = register_all()

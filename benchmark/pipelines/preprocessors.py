@@ -10,8 +10,9 @@ normalized batch on the device. Choose it with the run option ``has_placement=pr
 (``benchmark.methods``); the default places the per-image ``HideAndSeek`` stage in the
 pipeline, which is cheaper on a CPU.
 
-Each is registered in its library's ``MODELS`` registry; importing this module registers them
-(import ``benchmark.engine.compat`` and apply it first: mmseg's models need the mmcv.ops stand-in).
+Each is defined and registered in its library's ``MODELS`` registry when that library imports
+(:mod:`benchmark.pipelines.registries`: the compat shims are applied first, and a library that
+is not installed is left out); importing this module does it.
 Video clips (mmaction2 ``N x clips x C x T x H x W``) get one mask per clip, shared by its
 channels and frames, like the pipeline stage's ``share_mask_across_frames``.
 Random numbers come from a generator of HaS's own on the batch's device, seeded from torch's
@@ -27,13 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmaction.models.data_preprocessors import ActionDataPreprocessor
-from mmaction.registry import MODELS as MMACTION_MODELS
 from mmengine.dist import get_rank
-from mmpretrain.models import ClsDataPreprocessor
-from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
-from mmseg.models.data_preprocessor import SegDataPreProcessor
-from mmseg.registry import MODELS as MMSEG_MODELS
 
 from benchmark.hide_and_seek import (
     DEFAULT_GRID_SIZES,
@@ -41,6 +36,7 @@ from benchmark.hide_and_seek import (
     check_hide_prob,
     hide_patches_batch,
 )
+from benchmark.pipelines.registries import installed_scopes, registry
 
 
 class BatchHideAndSeek:
@@ -112,59 +108,61 @@ class _HidesTrainingInputs:
         settings.setdefault("sample_dims", self.SAMPLE_DIMS)
         self.hide_and_seek = BatchHideAndSeek(**settings)
 
-    def _hide(self, data: dict, training: bool) -> dict:
-        """``data['inputs']`` hidden in training (a stacked tensor); evaluation never is."""
+    def forward(self, data: Any, training: bool = False) -> Any:
+        """The library's own forward, then (training only) its ``inputs`` hidden.
+
+        mmaction2 returns a tuple of batches for a tuple of inputs: each is hidden in turn.
+        Evaluation is never hidden.
+        """
+        out = super().forward(data, training)
         if training:
-            data["inputs"] = self.hide_and_seek(data["inputs"])
-        return data
+            for batch in out if isinstance(out, tuple | list) else (out,):
+                batch["inputs"] = self.hide_and_seek(batch["inputs"])
+        return out
 
 
-@MMPRETRAIN_MODELS.register_module()
-class HideAndSeekClsDataPreprocessor(_HidesTrainingInputs, ClsDataPreprocessor):
-    """mmpretrain's ``ClsDataPreprocessor``, then (training only) :class:`BatchHideAndSeek`.
+_SCOPES = installed_scopes()
 
-    Args:
-        hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
-        **kwargs: ``ClsDataPreprocessor``'s (mean, std, to_rgb, num_classes, ...).
-    """
+if "mmpretrain" in _SCOPES:
+    from mmpretrain.models import ClsDataPreprocessor
 
-    def forward(self, data: dict, training: bool = False) -> dict:
-        """Normalize (and batch-augment) as mmpretrain does, then hide in training."""
-        return self._hide(super().forward(data, training), training)
+    @registry("mmpretrain", "MODELS").register_module()
+    class HideAndSeekClsDataPreprocessor(_HidesTrainingInputs, ClsDataPreprocessor):
+        """mmpretrain's ``ClsDataPreprocessor``, then (training only) :class:`BatchHideAndSeek`.
 
+        Args:
+            hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
+            **kwargs: ``ClsDataPreprocessor``'s (mean, std, to_rgb, num_classes, ...).
+        """
 
-@MMSEG_MODELS.register_module()
-class HideAndSeekSegDataPreProcessor(_HidesTrainingInputs, SegDataPreProcessor):
-    """mmseg's ``SegDataPreProcessor``, then (training only) :class:`BatchHideAndSeek`.
+if "mmseg" in _SCOPES:
+    from mmseg.models.data_preprocessor import SegDataPreProcessor
 
-    The grid is anchored at the image's top-left pixel, so padding to ``size`` (bottom and
-    right) does not move it; padded pixels may be hidden too (they carry no label).
+    @registry("mmseg", "MODELS").register_module()
+    class HideAndSeekSegDataPreProcessor(_HidesTrainingInputs, SegDataPreProcessor):
+        """mmseg's ``SegDataPreProcessor``, then (training only) :class:`BatchHideAndSeek`.
 
-    Args:
-        hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
-        **kwargs: ``SegDataPreProcessor``'s (mean, std, size, bgr_to_rgb, ...).
-    """
+        The grid is anchored at the image's top-left pixel, so padding to ``size`` (bottom and
+        right) does not move it; padded pixels may be hidden too (they carry no label).
 
-    def forward(self, data: dict, training: bool = False) -> dict:
-        """Normalize and pad as mmseg does, then hide in training."""
-        return self._hide(super().forward(data, training), training)
+        Args:
+            hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
+            **kwargs: ``SegDataPreProcessor``'s (mean, std, size, bgr_to_rgb, ...).
+        """
 
+if "mmaction" in _SCOPES:
+    from mmaction.models.data_preprocessors import ActionDataPreprocessor
 
-@MMACTION_MODELS.register_module()
-class HideAndSeekActionDataPreprocessor(_HidesTrainingInputs, ActionDataPreprocessor):
-    """mmaction2's ``ActionDataPreprocessor``, then (training only) :class:`BatchHideAndSeek`.
+    @registry("mmaction", "MODELS").register_module()
+    class HideAndSeekActionDataPreprocessor(_HidesTrainingInputs, ActionDataPreprocessor):
+        """mmaction2's ``ActionDataPreprocessor``, then (training only) :class:`BatchHideAndSeek`.
 
-    Inputs are ``N x clips x C x T x H x W`` (``NCTHW``) or ``N x clips*T x C x H x W``
-    (``NCHW``); one mask per clip (``NCTHW``) or per frame (``NCHW``).
+        Inputs are ``N x clips x C x T x H x W`` (``NCTHW``) or ``N x clips*T x C x H x W``
+        (``NCHW``); one mask per clip (``NCTHW``) or per frame (``NCHW``).
 
-    Args:
-        hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
-        **kwargs: ``ActionDataPreprocessor``'s (mean, std, format_shape, ...).
-    """
+        Args:
+            hide_and_seek: ``BatchHideAndSeek`` arguments (``grid_sizes``, ``hide_prob``).
+            **kwargs: ``ActionDataPreprocessor``'s (mean, std, format_shape, ...).
+        """
 
-    SAMPLE_DIMS = 2
-
-    def forward_onesample(self, data: dict, training: bool = False) -> dict:
-        """Normalize as mmaction2 does, then hide in training."""
-        return self._hide(super().forward_onesample(data, training), training)
-
+        SAMPLE_DIMS = 2

@@ -13,17 +13,12 @@ import copy
 import numpy as np
 import pytest
 import torch
+from mmengine.dataset import Compose, default_collate, pseudo_collate
 
-from benchmark.engine import compat
-
-compat.apply()
-
-from mmengine.dataset import Compose, default_collate, pseudo_collate  # noqa: E402
-
-from benchmark.engine.paths import data_dir  # noqa: E402
-from benchmark.hide_and_seek import sample_hide_mask_batch  # noqa: E402
-from benchmark.methods import apply_method_to_mm_config, method_for  # noqa: E402
-from benchmark.pipelines.preprocessors import (  # noqa: E402
+from benchmark.engine.paths import data_dir
+from benchmark.hide_and_seek import sample_hide_mask_batch
+from benchmark.methods import apply_method_to_mm_config, method_for
+from benchmark.pipelines.preprocessors import (
     BatchHideAndSeek,
     HideAndSeekActionDataPreprocessor,
     HideAndSeekClsDataPreprocessor,
