@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: The paper's grid sizes (pixels, for 224x224 inputs); 0 = this image is not hidden.
-HAS_GRID_SIZES: tuple[int, ...] = (0, 16, 32, 44, 56)
-#: The input side length the paper's grid sizes refer to.
+from benchmark.hide_and_seek import DEFAULT_GRID_SIZES, check_grid_sizes, check_hide_prob
+
+#: The input side length the paper's grid sizes (``DEFAULT_GRID_SIZES``) refer to.
 REFERENCE_SIDE_PX = 224
 #: How HaS fills, as recorded in the results table (``HideAndSeek(keep_dtype=True)``).
 HAS_FILL_NOTE = (
@@ -61,9 +61,9 @@ METHODS: dict[str, Method] = {
     for m in (
         Method("baseline"),
         Method("random_erasing", erases=True),
-        Method("has", hides=True, grid_sizes_px=HAS_GRID_SIZES),
-        *(Method(f"has-{s}", hides=True, grid_sizes_px=(s,)) for s in HAS_GRID_SIZES[1:]),
-        Method("has+random_erasing", hides=True, erases=True, grid_sizes_px=HAS_GRID_SIZES),
+        Method("has", hides=True, grid_sizes_px=DEFAULT_GRID_SIZES),
+        *(Method(f"has-{s}", hides=True, grid_sizes_px=(s,)) for s in DEFAULT_GRID_SIZES if s),
+        Method("has+random_erasing", hides=True, erases=True, grid_sizes_px=DEFAULT_GRID_SIZES),
     )
 }
 
@@ -108,8 +108,6 @@ def method_for(name: str, options: Mapping[str, Any] | None = None) -> Method:
     Raises:
         ValueError: naming the option (and its ``hasbench run`` flag), what is wrong and the fix.
     """
-    from benchmark.hide_and_seek import check_grid_sizes, check_hide_prob
-
     method = get_method(name)
     given = {key: options[key] for key in HAS_OPTIONS if options and key in options}
     if not given:

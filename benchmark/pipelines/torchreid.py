@@ -34,9 +34,6 @@ from benchmark.hide_and_seek import (
     hide_patches,
 )
 
-#: The paper's grid sizes in pixels; 0 = this image is not hidden.
-DEFAULT_GRID_SIZES_PX: tuple[int, ...] = DEFAULT_GRID_SIZES
-
 
 class HideAndSeekTensor:
     """HaS on one normalized CHW image tensor (a torchvision-style transform).
@@ -53,7 +50,7 @@ class HideAndSeekTensor:
 
     def __init__(
         self,
-        grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES_PX,
+        grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
         hide_prob: float = 0.5,
         fill: float | Sequence[float] = 0.0,
     ):
@@ -102,7 +99,7 @@ def with_hide_and_seek(transform: Compose, stage: HideAndSeekTensor) -> Compose:
 
 def add_hide_and_seek(
     datamanager: Any,
-    grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES_PX,
+    grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
     hide_prob: float = 0.5,
 ) -> dict[str, Any]:
     """Put HaS into a torchreid ``ImageDataManager``'s training transform, in place.

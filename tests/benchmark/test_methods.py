@@ -1,6 +1,14 @@
 import pytest
 
 from benchmark import methods
+from benchmark.hide_and_seek import DEFAULT_GRID_SIZES
+
+
+def test_hiding_methods_take_the_cores_grid_sizes():
+    assert methods.get_method("has").grid_sizes_px == DEFAULT_GRID_SIZES
+    assert methods.get_method("has+random_erasing").grid_sizes_px == DEFAULT_GRID_SIZES
+    fixed = [name for name, m in methods.METHODS.items() if m.hides and len(m.grid_sizes_px) == 1]
+    assert fixed == [f"has-{s}" for s in DEFAULT_GRID_SIZES if s]
 
 
 def test_scale_grid_sizes_keeps_cell_to_image_ratio():
@@ -63,7 +71,7 @@ def test_apply_method_inserts_has_in_train_pipeline_only(to_rgb):
     stage = train[1]
     expected_mean = [30.0, 20.0, 10.0] if to_rgb else [10.0, 20.0, 30.0]
     assert stage["mean"] == expected_mean and stage["fill"] == "mean"
-    assert stage["grid_sizes"] == methods.scale_grid_sizes(methods.HAS_GRID_SIZES, (32, 32))
+    assert stage["grid_sizes"] == methods.scale_grid_sizes(DEFAULT_GRID_SIZES, (32, 32))
     assert new["test_dataloader"] == cfg["test_dataloader"]  # evaluation never hides
     assert cfg["train_dataloader"]["dataset"]["dataset"]["pipeline"][1]["type"] == "PackInputs"
     assert params["has_grid_sizes_px"] == list(stage["grid_sizes"])

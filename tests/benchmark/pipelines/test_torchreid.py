@@ -126,3 +126,9 @@ def test_add_hide_and_seek_repoints_the_train_loader_only(tiny_market):
         assert not any(isinstance(t, HideAndSeekTensor) for t in transform.transforms)
     batch = next(iter(dm.train_loader))
     assert tuple(batch["img"].shape) == (4, 3, HEIGHT, WIDTH)
+
+
+def test_default_grid_sizes_are_the_cores():
+    from benchmark.hide_and_seek import DEFAULT_GRID_SIZES
+
+    assert HideAndSeekTensor().grid_sizes == DEFAULT_GRID_SIZES
