@@ -50,6 +50,7 @@ from perf_common import machine_meta
 from benchmark import hide_and_seek as has_core
 from benchmark.engine import compat
 from benchmark.hide_and_seek import DEFAULT_GRID_SIZES, hide_patches, hide_patches_batch
+from benchmark.reporting.document import markdown_table
 
 compat.apply()
 from benchmark.pipelines.mm import HideAndSeek  # noqa: E402
@@ -259,15 +260,11 @@ def summarize(group: str, times: dict[str, list[float]], meta: dict) -> list[dic
 
 def markdown(rows: list[dict]) -> str:
     """The rows as a Markdown table."""
-    lines = ["| group | case | median µs | IQR µs | × reference | IQR of × per round |",
-             "|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(
-            f"| {r['group']} | {r['case']} | {r['median_us']:.1f} | "
-            f"{r['q1_us']:.1f}–{r['q3_us']:.1f} | {r['ratio_to_reference']:.2f} | "
-            f"{r['ratio_q1']:.2f}–{r['ratio_q3']:.2f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ("group", "case", "median µs", "IQR µs", "× reference", "IQR of × per round"),
+        [(r["group"], r["case"], f"{r['median_us']:.1f}", f"{r['q1_us']:.1f}–{r['q3_us']:.1f}",
+          f"{r['ratio_to_reference']:.2f}", f"{r['ratio_q1']:.2f}–{r['ratio_q3']:.2f}")
+         for r in rows], align="llrrrr")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no CUDA device: the GPU batch group (GB/s) is not measured", file=sys.stderr)
     fields = list(dict.fromkeys(key for row in rows for key in row))
     rows = [{key: row.get(key, "") for key in fields} for row in rows]
-    print(markdown(rows))
+    print(markdown(rows), end="")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("w", newline="") as handle:

@@ -43,6 +43,7 @@ from perf_common import machine_meta
 
 from benchmark.engine import compat
 from benchmark.engine.spec import RunSpec
+from benchmark.reporting.document import markdown_table
 
 #: Cases: (name, method, run options, HideAndSeek keep_dtype). ``has_float32`` is the exact-0
 #: pipeline variant; ``has_preprocessor`` hides the normalized batch in the data preprocessor.
@@ -213,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         timed = _time_has_stage(loaders["has"][0])
         _interleaved_pass(loaders, timed)  # warm-up: file cache, allocator
         rows += _rows(pipeline, [_interleaved_pass(loaders, timed) for _ in range(args.passes)])
-    print("| pipeline | case | value | unit |\n|---|---|---:|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(markdown_table(("pipeline", "case", "value", "unit"), rows, align="llrl"), end="")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", newline="") as f:

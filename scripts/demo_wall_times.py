@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmark.engine.records import read_records
+from benchmark.reporting.document import markdown_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,9 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds[record.task] += float(record.provenance.get("wall_seconds") or 0.0)
         runs[record.task] += 1
     print(f"demo run wall time per task (host {', '.join(hosts)})\n")
-    print("| task | runs | wall seconds |\n|---|---:|---:|")
-    for task in sorted(seconds):
-        print(f"| {task} | {runs[task]} | {seconds[task]:.1f} |")
+    rows = [(task, str(runs[task]), f"{seconds[task]:.1f}") for task in sorted(seconds)]
+    print(markdown_table(("task", "runs", "wall seconds"), rows, align="lrr"), end="")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", newline="") as f:

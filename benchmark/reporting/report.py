@@ -39,7 +39,6 @@ variant's Δ is shown in the HaS column, labelled.
 
 from __future__ import annotations
 
-import html
 import math
 import re
 import warnings
@@ -47,7 +46,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -56,6 +54,20 @@ from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.records import Record, read_records
 from benchmark.reporting import figures
 from benchmark.reporting import table as results
+from benchmark.reporting.document import (
+    Block,
+    Bullets,
+    Gallery,
+    Heading,
+    Image,
+    Inline,
+    Para,
+    Span,
+    Table,
+    anchor,
+    render_html,
+    render_markdown,
+)
 
 PAPER_CSV = REPO_ROOT / "results" / "paper.csv"
 REPORT_MD = "REPORT.md"
@@ -190,201 +202,6 @@ def _paper_points(deltas: pd.DataFrame, task: str, metric: str) -> tuple[tuple[s
     return tuple((str(m), float(d)) for m, d in zip(rows["method"], rows["delta"], strict=True))
 
 
-# ----------------------------------------------------------------------------- document model
-@dataclass(frozen=True)
-class Span:
-    """Inline text: plain, bold, code or a link."""
-
-    text: str
-    bold: bool = False
-    code: bool = False
-    href: str | None = None
-
-
-Inline = str | Span | Sequence["str | Span"]
-
-
-@dataclass(frozen=True)
-class Heading:
-    """A section heading."""
-
-    level: int
-    text: str
-
-    @property
-    def anchor(self) -> str:
-        """The heading's id, as GitHub derives it from the text."""
-        return anchor(self.text)
-
-
-@dataclass(frozen=True)
-class Para:
-    """A paragraph."""
-
-    content: Inline
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table; cells are inline content."""
-
-    header: tuple[str, ...]
-    rows: tuple[tuple[Inline, ...], ...]
-
-
-@dataclass(frozen=True)
-class Image:
-    """A figure: PNG shown, SVG linked (paths relative to the report)."""
-
-    png: str
-    svg: str
-    alt: str
-    width_px: int
-
-
-@dataclass(frozen=True)
-class Bullets:
-    """A bulleted list."""
-
-    items: tuple[Inline, ...]
-
-
-@dataclass(frozen=True)
-class Gallery:
-    """Image artifacts as thumbnails (HTML only; Markdown lists them as links already)."""
-
-    items: tuple[tuple[str, str], ...]  # (caption, relative path)
-
-
-Block = Heading | Para | Table | Image | Bullets | Gallery
-
-
-def _spans(content: Inline) -> list[Span]:
-    if isinstance(content, str):
-        return [Span(content)]
-    if isinstance(content, Span):
-        return [content]
-    return [s for part in content for s in _spans(part)]
-
-
-def _href(path: str) -> str:
-    return quote(path, safe="/#:.-_~")
-
-
-_MD_SPECIAL = re.compile(r"([\\*|\[\]<>`])")
-_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
-
-
-def md_escape(text: str) -> str:
-    """Escape Markdown syntax in plain text (intraword underscores are left alone)."""
-    return _MD_UNDERSCORE.sub(r"\\_", _MD_SPECIAL.sub(r"\\\1", text))
-
-
-def _md_inline(content: Inline) -> str:
-    out = []
-    for span in _spans(content):
-        text = f"`{span.text}`" if span.code else md_escape(span.text)
-        if span.href is not None:
-            text = f"[{text}]({_href(span.href)})"
-        out.append(f"**{text}**" if span.bold else text)
-    return "".join(out)
-
-
-def _html_inline(content: Inline) -> str:
-    out = []
-    for span in _spans(content):
-        text = html.escape(span.text)
-        if span.code:
-            text = f"<code>{text}</code>"
-        if span.href is not None:
-            text = f'<a href="{html.escape(_href(span.href))}">{text}</a>'
-        out.append(f"<strong>{text}</strong>" if span.bold else text)
-    return "".join(out)
-
-
-def render_markdown(blocks: Iterable[Block]) -> str:
-    """The report as GitHub-flavoured Markdown."""
-    out = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            out.append(f"{'#' * block.level} {md_escape(block.text)}\n")
-        elif isinstance(block, Para):
-            out.append(_md_inline(block.content) + "\n")
-        elif isinstance(block, Table):
-            lines = ["| " + " | ".join(md_escape(h) for h in block.header) + " |",
-                     "|" + "|".join("---" for _ in block.header) + "|"]
-            lines += ["| " + " | ".join(_md_inline(c) for c in row) + " |" for row in block.rows]
-            out.append("\n".join(lines) + "\n")
-        elif isinstance(block, Image):
-            out.append(f"![{md_escape(block.alt)}]({_href(block.png)}) "
-                       f"([SVG]({_href(block.svg)}))\n")
-        elif isinstance(block, Bullets):
-            out.append("\n".join(f"- {_md_inline(item)}" for item in block.items) + "\n")
-    return "\n".join(out)
-
-
-HTML_STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
-       max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { border-bottom: 2px solid #ddd; padding-bottom: .3em; }
-h2 { border-bottom: 1px solid #eee; padding-bottom: .2em; margin-top: 2em; }
-nav { background: #f6f8fa; padding: .5em 1em; border-radius: 6px; }
-nav a { margin-right: 1em; }
-.scroll { overflow-x: auto; margin: 1em 0; }
-table { border-collapse: collapse; font-size: 13px; }
-th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
-tr:nth-child(even) td { background: #fbfbfb; }
-code { background: #f3f3f3; padding: 0 3px; border-radius: 3px; }
-figure { margin: 1em 0; }
-figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 12px; color: #555; }
-.gallery { display: flex; flex-wrap: wrap; gap: 12px; }
-.gallery figure { width: 260px; margin: 0; }
-.gallery img { max-width: 100%; max-height: 260px; }
-""".strip()
-
-
-def render_html(blocks: Sequence[Block], title: str) -> str:
-    """The report as one self-contained HTML page (inline CSS, no scripts)."""
-    nav = [b for b in blocks if isinstance(b, Heading) and b.level == 2]
-    body = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            body.append(f'<h{block.level} id="{html.escape(block.anchor)}">'
-                        f"{html.escape(block.text)}</h{block.level}>")
-            if block.level == 1 and nav:
-                links = " ".join(f'<a href="#{html.escape(h.anchor)}">{html.escape(h.text)}</a>'
-                                 for h in nav)
-                body.append(f"<nav>{links}</nav>")
-        elif isinstance(block, Para):
-            body.append(f"<p>{_html_inline(block.content)}</p>")
-        elif isinstance(block, Table):
-            head = "".join(f"<th>{html.escape(h)}</th>" for h in block.header)
-            rows = "\n".join("<tr>" + "".join(f"<td>{_html_inline(c)}</td>" for c in row)
-                             + "</tr>" for row in block.rows)
-            body.append(f'<div class="scroll"><table>\n<thead><tr>{head}</tr></thead>\n'
-                        f"<tbody>\n{rows}\n</tbody></table></div>")
-        elif isinstance(block, Image):
-            body.append(f'<figure><img src="{html.escape(_href(block.png))}" '
-                        f'alt="{html.escape(block.alt)}" width="{block.width_px}">'
-                        f"<figcaption>{html.escape(block.alt)} "
-                        f'(<a href="{html.escape(_href(block.svg))}">SVG</a>)</figcaption>'
-                        "</figure>")
-        elif isinstance(block, Bullets):
-            items = "\n".join(f"<li>{_html_inline(i)}</li>" for i in block.items)
-            body.append(f"<ul>\n{items}\n</ul>")
-        elif isinstance(block, Gallery):
-            items = "\n".join(
-                f'<figure><a href="{html.escape(_href(p))}"><img src="{html.escape(_href(p))}" '
-                f'alt="{html.escape(c)}"></a><figcaption>{html.escape(c)}</figcaption></figure>'
-                for c, p in block.items)
-            body.append(f'<div class="gallery">\n{items}\n</div>')
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>\n{HTML_STYLE}\n</style>\n</head>\n"
-            "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
-
-
 # ----------------------------------------------------------------------------- report content
 @dataclass
 class _Context:
@@ -394,11 +211,6 @@ class _Context:
     stats: pd.DataFrame
     deltas: pd.DataFrame
     figures: list[Path]
-
-
-def anchor(text: str) -> str:
-    """GitHub's heading anchor of ``text`` (so Markdown and HTML links agree)."""
-    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
 
 
 def _slug(*parts: str) -> str:

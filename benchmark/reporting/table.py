@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.engine.records import Record, read_records
+from benchmark.reporting.document import Span, markdown_table
 
 #: Column order of methods in the views; methods not listed follow alphabetically.
 METHOD_ORDER = (
@@ -335,10 +336,6 @@ def comparison(table: pd.DataFrame, methods_order: Sequence[str] | None = None) 
 
 
 # ----------------------------------------------------------------------------- rendering
-def _md_escape(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
-
-
 def _best_cells(view: pd.DataFrame) -> set[tuple[int, str]]:
     if "best" not in view.columns:
         return set()
@@ -355,18 +352,11 @@ def _cell_text(value: Any) -> str:
 
 
 def render_markdown(view: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table; best cells in bold."""
-    header = [str(c) for c in view.columns]
+    """The view as a Markdown table (``document.markdown_table``); best cells in bold."""
     best = _best_cells(view)
-    lines = ["| " + " | ".join(_md_escape(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
-    for i in range(len(view)):
-        cells = []
-        for col in view.columns:
-            text = _md_escape(_cell_text(view[col].iat[i]))
-            cells.append(f"**{text}**" if (i, col) in best else text)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [[Span(_cell_text(view[col].iat[i]), bold=(i, col) in best) for col in view.columns]
+            for i in range(len(view))]
+    return markdown_table([str(c) for c in view.columns], rows)
 
 
 _LATEX_SPECIAL = {
