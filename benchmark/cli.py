@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     suite.add_argument("--executor", choices=["local", "slurm"], default="local")
     suite.add_argument("--workers", type=int, default=1, help="local parallel workers")
     slurm = suite.add_argument_group(
-        "slurm executor", "flags win over HASBENCH_SLURM_* env vars (see benchmark/slurm.py)")
+        "slurm executor",
+        "flags win over HASBENCH_SLURM_* env vars (see benchmark/engine/slurm.py)")
     slurm.add_argument("--partition")
     slurm.add_argument("--account")
     slurm.add_argument("--qos")
@@ -220,7 +221,6 @@ def _explain_baseline_vs_has(suite) -> None:
     Writes ``<results>/explain/<task>__<dataset>__<model>.png`` (CAMs, saliency); not under
     ``figures/``, which the report owns and rewrites.
     """
-    import importlib
     from collections import defaultdict
 
     from benchmark.engine.records import read_records
@@ -232,7 +232,7 @@ def _explain_baseline_vs_has(suite) -> None:
             groups[(record.task, record.dataset, record.model, record.seed)][record.method] = (
                 Path(work_dir))
     for (task, dataset, model, seed), runs in sorted(groups.items()):
-        explain = getattr(importlib.import_module(f"tasks.{task}"), "explain", None)
+        explain = _explainer(task)
         if explain is None or len(runs) < 2 or seed != 0:
             continue
         out = suite.results_dir / "explain" / f"{task}__{dataset}__{model}.png"
@@ -242,6 +242,18 @@ def _explain_baseline_vs_has(suite) -> None:
                   file=sys.stderr)
         except Exception as err:  # a figure must never fail the suite whose records exist
             print(f"[hasbench] no explanation figure for {task}: {err}", file=sys.stderr)
+
+
+def _explainer(task_name: str):
+    """The task's ``explain(run_dirs, out, n=...)`` (CAMs, saliency), or None if it has none.
+
+    Raises:
+        ValueError: for an unknown task.
+    """
+    from tasks import get_task
+
+    get_task(task_name)  # imports tasks.<task_name>, the package that defines explain
+    return getattr(sys.modules[f"tasks.{task_name}"], "explain", None)
 
 
 def _validate_all(runs: list, results_dir: Path) -> None:
@@ -318,13 +330,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     """Ask the runs' task to draw its explanation figure (CAMs, saliency)."""
     from benchmark.engine.spec import RunSpec
-    from tasks import get_task
 
     tasks = {RunSpec.from_run_dir(run_dir).task for run_dir in args.run_dirs}
     if len(tasks) != 1:
         raise ValueError(f"explain compares runs of one task; got {sorted(tasks)}")
     task_name = tasks.pop()
-    explain = getattr(sys.modules.get(type(get_task(task_name)).__module__), "explain", None)
+    explain = _explainer(task_name)
     if explain is None:
         raise ValueError(f"task {task_name!r} has no explanation figure")
     out = args.out or args.run_dirs[0] / "explain.png"

@@ -11,7 +11,6 @@ import multiprocessing as mp
 import sys
 import time
 
-from benchmark.engine.records import Record
 from benchmark.engine.spec import RunSpec
 from benchmark.engine.suite import Suite, SuiteRun
 
@@ -20,8 +19,7 @@ def _run_in_worker(args: tuple[RunSpec, str, str]) -> tuple[str, str, float]:
     from benchmark.engine.runner import run_one
 
     spec, results_dir, suite_name = args
-    record: Record = run_one(spec, results_dir, suite=suite_name)
-    return record.run_id, record.status, record.provenance.get("wall_seconds", 0.0)
+    return run_one(spec, results_dir, suite=suite_name).outcome
 
 
 def run_local(suite: Suite, runs: list[SuiteRun], workers: int = 1) -> list[tuple[str, str, float]]:
@@ -37,7 +35,7 @@ def run_local(suite: Suite, runs: list[SuiteRun], workers: int = 1) -> list[tupl
     start = time.time()
     if workers <= 1:
         for i, job in enumerate(jobs, 1):
-            print(f"[hasbench] run {i}/{len(jobs)}: {_label(job[0])}", file=sys.stderr, flush=True)
+            print(f"[hasbench] run {i}/{len(jobs)}: {job[0].label}", file=sys.stderr, flush=True)
             outcomes.append(_run_in_worker(job))
             _report(outcomes[-1])
     else:
@@ -47,11 +45,6 @@ def run_local(suite: Suite, runs: list[SuiteRun], workers: int = 1) -> list[tupl
                 _report(outcome)
     print(f"[hasbench] {len(outcomes)} runs in {time.time() - start:.0f} s", file=sys.stderr)
     return outcomes
-
-
-def _label(spec: RunSpec) -> str:
-    model = spec.model or "default"
-    return f"{spec.task}/{spec.dataset_label}/{model}/{spec.method}/seed{spec.seed}"
 
 
 def _report(outcome: tuple[str, str, float]) -> None:

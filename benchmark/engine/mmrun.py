@@ -243,11 +243,10 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> MMRunResul
     import benchmark.pipelines  # noqa: F401  (registers the HaS stages)
 
     cfg = apply_spec(cfg, spec, work_dir, scope=scope)
-    label = f"{spec.task}/{spec.dataset_label}/{spec.method}/seed{spec.seed}"
     os.makedirs(work_dir, exist_ok=True)
     with _device(spec.device):
         runner = Runner.from_cfg(cfg)
-        runner.register_hook(_history_hook(work_dir, spec.epochs, label), priority="LOW")
+        runner.register_hook(_history_hook(work_dir, spec.epochs, spec.label), priority="LOW")
         runner.train()
         metrics = runner.test()
     return MMRunResult(
@@ -256,12 +255,13 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> MMRunResul
         runner=runner,
     )
 
+
 @contextlib.contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
     """Run with ``count`` torch CPU threads (None: unchanged), restoring the previous count.
 
-    The models here are tiny: on a shared 2-core machine one thread per run is several times
-    faster than two contending ones (measured: conv1d forward+backward 24 ms vs 150-230 ms).
+    The models here are tiny: on a shared few-core machine one thread per run is faster than
+    several contending ones.
     """
     import torch
 

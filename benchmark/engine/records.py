@@ -69,6 +69,11 @@ class Record:
         """Whether the run finished and produced its metrics."""
         return self.status == "ok"
 
+    @property
+    def outcome(self) -> tuple[str, str, float]:
+        """(run id, status, wall seconds): what an executor reports for the run."""
+        return self.run_id, self.status, float(self.provenance.get("wall_seconds") or 0.0)
+
 
 def _json_safe(value: Any) -> Any:
     """Replace non-finite floats by ``None`` (JSON has no NaN) recursively."""
@@ -137,12 +142,9 @@ def read_records(results_dir: str | Path) -> list[Record]:
     return records
 
 
-def finished_ok(results_dir: str | Path, run_id: str) -> bool:
-    """Whether ``run_id`` has a record with status ok (a finished run to skip)."""
-    path = record_path(results_dir, run_id)
-    if not path.exists():
-        return False
+def find_record(results_dir: str | Path, run_id: str) -> Record | None:
+    """The record of ``run_id``; None when it has none or it cannot be read (not finished)."""
     try:
-        return read_record(path).ok
+        return read_record(record_path(results_dir, run_id))
     except (OSError, ValueError, TypeError):
-        return False
+        return None

@@ -151,10 +151,10 @@ def job_parameters(run: SuiteRun, settings: SlurmSettings, framework: str = "") 
         mem_gb = float(res.get("mem_gb", 0) or 0)
         hours = float(res.get("hours", 1) or 0)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{_label(run.spec)}: bad resources {res} ({err}); use numbers, e.g. "
+        raise ValueError(f"{run.spec.label}: bad resources {res} ({err}); use numbers, e.g. "
                          "resources: {gpus: 1, cpus: 4, mem_gb: 16, hours: 2}") from err
     if gpus < 0 or cpus < 1 or mem_gb < 0 or hours <= 0:
-        raise ValueError(f"{_label(run.spec)}: resources {res} need gpus >= 0, cpus >= 1, "
+        raise ValueError(f"{run.spec.label}: resources {res} need gpus >= 0, cpus >= 1, "
                          "mem_gb >= 0 and hours > 0")
     tasks = tasks_per_node(run, framework)
     params: dict[str, Any] = {
@@ -209,7 +209,7 @@ class SuiteJob(submitit.helpers.Checkpointable):
             scratch = Path(results_dir) / "work" / resolved.run_id() / f"rank{rank}"
             record = run_one(resolved, scratch, suite=suite_name,
                              work_root=Path(results_dir) / "work")
-        return record.run_id, record.status, float(record.provenance.get("wall_seconds", 0.0))
+        return record.outcome
 
 
 @dataclass
@@ -223,13 +223,9 @@ class Submission:
 
     def new_record(self, results_dir: Path) -> records.Record | None:
         """The run's record if this job wrote it (it changed since submission), else None."""
-        path = records.record_path(results_dir, self.run_id)
-        if _file_stamp(path) in (None, self.record_before):
+        if _file_stamp(records.record_path(results_dir, self.run_id)) in (None, self.record_before):
             return None
-        try:
-            return records.read_record(path)
-        except (OSError, ValueError, TypeError):
-            return None
+        return records.find_record(results_dir, self.run_id)
 
 
 def _file_stamp(path: Path) -> tuple[int, int] | None:
@@ -278,7 +274,7 @@ def submit_slurm(suite: Suite, runs: list[SuiteRun], settings: SlurmSettings | N
         _say(f"slurm: {kind} {array} with {len(group)} run(s) [{_describe(params)}]; "
              f"logs: {folder} (%j = job id, e.g. {jobs[0].paths.stderr})")
         for job, run in zip(jobs, group, strict=True):
-            _say(f"  {job.job_id:>12s}  {_label(run.spec)}")
+            _say(f"  {job.job_id:>12s}  {run.spec.label}")
     return submissions
 
 
@@ -331,7 +327,7 @@ def outcome(submission: Submission, results_dir: Path) -> tuple[str, str, float]
     """
     record = submission.new_record(results_dir)
     if record is not None:
-        return record.run_id, record.status, float(record.provenance.get("wall_seconds", 0.0))
+        return record.outcome
     state = job_state(submission.job)
     (Path(results_dir) / "work" / submission.run_id / RUNNING_MARKER).unlink(missing_ok=True)
     if state == "CANCELLED":
@@ -397,11 +393,6 @@ def _describe(params: dict[str, Any]) -> str:
     keys = ("gpus_per_node", "ntasks_per_node", "cpus_per_task", "mem", "time", "partition",
             "account", "qos")
     return " ".join(f"{k}={params[k]}" for k in keys if k in params)
-
-
-def _label(spec: RunSpec) -> str:
-    model = spec.model or "default"
-    return f"{spec.task}/{spec.dataset_label}/{model}/{spec.method}/seed{spec.seed}"
 
 
 def _say(message: str) -> None:

@@ -62,6 +62,12 @@ class RunSpec:
         name = self.dataset or "default"
         return f"{name}-synth" if self.synthetic else name
 
+    @property
+    def label(self) -> str:
+        """``task/dataset/model/method/seedN``, for progress lines."""
+        return (f"{self.task}/{self.dataset_label}/{self.model or 'default'}/{self.method}/"
+                f"seed{self.seed}")
+
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> RunSpec:
         """The spec a finished run wrote to ``<run_dir>/spec.json`` (the runner writes it).

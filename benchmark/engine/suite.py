@@ -157,12 +157,9 @@ def run_state(results_dir: Path, spec: RunSpec) -> str:
     """
     from tasks import get_task
 
-    resolved = get_task(spec.task).resolve(spec)
-    path = records.record_path(results_dir, resolved.run_id())
-    if not path.exists():
-        marker = Path(results_dir) / "work" / resolved.run_id() / "running.json"
-        return "running" if marker.exists() else "missing"
-    try:
-        return "done" if records.read_record(path).ok else "failed"
-    except (OSError, ValueError, TypeError):
-        return "missing"
+    run_id = get_task(spec.task).resolve(spec).run_id()
+    record = records.find_record(results_dir, run_id)
+    if record is not None:
+        return "done" if record.ok else "failed"
+    marker = Path(results_dir) / "work" / run_id / "running.json"
+    return "running" if marker.exists() else "missing"

@@ -37,8 +37,8 @@ def test_nan_loss_is_recorded_as_failed_and_the_suite_goes_on(tiny_cifar10, tmp_
     assert failed.status == "failed" and "NonFiniteLossError" in failed.reason
     assert "lower the learning rate" in failed.reason
     assert failed.metrics == {"top1": None, "top5": None}
-    assert not records.finished_ok(tmp_path, exploding.run_id())
-    assert records.finished_ok(tmp_path, fine.run_id())
+    assert not records.find_record(tmp_path, exploding.run_id()).ok
+    assert records.find_record(tmp_path, fine.run_id()).ok
 
 
 def test_corrupt_image_is_named_before_training(tmp_path, capsys):
@@ -84,7 +84,7 @@ def test_sigkill_mid_run_then_rerun_resumes_to_the_same_epochs(tiny_cifar10, tmp
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     run_id = _spec(tiny_cifar10, epochs=3).run_id()
-    assert not records.finished_ok(tmp_path, run_id)  # a killed run never counts as done
+    assert records.find_record(tmp_path, run_id) is None  # a killed run never counts as done
     work = tmp_path / "work" / run_id
     trained_before_kill = {row["epoch"] for row in read_history(work)}
     assert 1 in trained_before_kill and 3 not in trained_before_kill
@@ -107,7 +107,7 @@ def test_stale_records_dir_files_never_count(tmp_path):
     folder.mkdir()
     (folder / ".x.json.tmp-123").write_text("{")
     assert records.read_records(tmp_path) == []
-    assert not records.finished_ok(tmp_path, "x")
+    assert records.find_record(tmp_path, "x") is None
     shutil.rmtree(folder)
 
 

@@ -250,7 +250,7 @@ def test_suite_on_slurm_cancel_and_rerun(slurm_cluster, tmp_path, capsys):
     # the result file can arrive before accounting has the job's end
     _wait_for(lambda: job_state(keep.job, mode="force") == "COMPLETED", 30,
               "sacct to show the finished job as COMPLETED")
-    assert not records.finished_ok(results, victim.run_id)
+    assert records.find_record(results, victim.run_id) is None
     assert run_state(results, victim.run.spec) == "missing"  # stale running marker removed
     kept_record = records.record_path(results, keep.run_id)
     kept_stamp = kept_record.stat().st_mtime_ns
@@ -265,7 +265,7 @@ def test_suite_on_slurm_cancel_and_rerun(slurm_cluster, tmp_path, capsys):
     assert "1 already recorded, 1 to run" in err
     assert "time=5" in err  # the --time-min flag reached the job
     assert kept_record.stat().st_mtime_ns == kept_stamp
-    assert records.finished_ok(results, victim.run_id)
+    assert records.find_record(results, victim.run_id).ok
 
     recs = records.read_records(results)
     assert sorted(r.run_id for r in recs) == sorted(s.run_id for s in submissions)
