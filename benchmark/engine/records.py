@@ -91,6 +91,34 @@ def record_path(results_dir: str | Path, run_id: str) -> Path:
     return Path(results_dir) / RECORDS_SUBDIR / f"{run_id}.json"
 
 
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file beside it, synced, and a rename.
+
+    Readers see the old file or the new one, never half of one. The file gets the usual
+    permissions (``0o666`` less the umask), not the temporary file's ``0o600``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_record(results_dir: str | Path, record: Record) -> Path:
     """Atomically write (or replace) a run's record.
 
@@ -98,23 +126,13 @@ def write_record(results_dir: str | Path, record: Record) -> Path:
         ValueError: when ``results_dir`` cannot be written, naming the folder.
     """
     path = record_path(results_dir, record.run_id)
+    text = json.dumps(_json_safe(asdict(record)), indent=1, sort_keys=True, default=str)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+        return write_atomic(path, text)
     except OSError as err:
         raise ValueError(
             f"cannot write results to {path.parent}: {err.strerror}; pass a writable --results DIR"
         ) from err
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_json_safe(asdict(record)), f, indent=1, sort_keys=True, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read_record(path: str | Path) -> Record:

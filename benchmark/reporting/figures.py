@@ -19,6 +19,8 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from benchmark.engine.records import write_atomic
+
 DPI = 100
 DELTA_SIZE_IN = (8.0, 4.5)
 CURVES_SIZE_IN = (8.0, 3.2)
@@ -75,15 +77,13 @@ class Curve:
 
 def save(fig: Figure, stem: Path) -> list[Path]:
     """Save ``fig`` as ``<stem>.png`` and ``<stem>.svg`` deterministically; return the paths."""
-    from benchmark.reporting.table import write_text_atomic
-
     paths = []
     with matplotlib.rc_context(RC):
         for fmt, metadata in (("png", {"Software": None}),
                               ("svg", {"Date": None, "Creator": None})):
             buffer = io.BytesIO()
             fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
-            paths.append(write_text_atomic(stem.with_suffix(f".{fmt}"), buffer.getvalue()))
+            paths.append(write_atomic(stem.with_suffix(f".{fmt}"), buffer.getvalue()))
     return paths
 
 

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.engine.paths import REPO_ROOT
-from benchmark.engine.records import Record, read_records
+from benchmark.engine.records import Record, read_records, write_atomic
 from benchmark.reporting import figures
 from benchmark.reporting import table as results
 from benchmark.reporting.document import (
@@ -265,23 +265,31 @@ def _task_methods(stats: pd.DataFrame, task: str) -> list[str]:
     return results.order_methods(stats.loc[stats["task"] == task, "method"])
 
 
-def _summary_table(ctx: _Context) -> Table:
-    rows = []
-    for task in dict.fromkeys(ctx.stats["task"]):
-        sub = ctx.stats[ctx.stats["task"] == task]
+def _headline_groups(stats: pd.DataFrame) -> list[tuple[str, str, str, str]]:
+    """(task, dataset, model, headline metric) of every (task, dataset, model), in order."""
+    groups = []
+    for task in dict.fromkeys(stats["task"]):
+        sub = stats[stats["task"] == task]
         for dataset, model in dict.fromkeys(zip(sub["dataset"], sub["model"], strict=True)):
             metric = _headline(sub[(sub["dataset"] == dataset) & (sub["model"] == model)]["metric"])
-            cells = _cells(ctx.stats, task, dataset, model, metric)
-            decimals = _decimals(cells)
-            base = cells.get(results.BASELINE)
-            hib = bool(next(iter(cells.values()))["higher_is_better"])
-            rows.append((
-                Span(task, href=f"#{anchor(task)}"), dataset, model,
-                _metric_label(metric, hib), results.format_cell(base, decimals),
-                _delta_text(cells.get("has"), base, decimals),
-                _delta_text(cells.get("random_erasing"), base, decimals),
-                paper_delta_text(ctx.deltas, task, metric, "has"),
-            ))
+            groups.append((task, dataset, model, metric))
+    return groups
+
+
+def _summary_table(ctx: _Context) -> Table:
+    rows = []
+    for task, dataset, model, metric in _headline_groups(ctx.stats):
+        cells = _cells(ctx.stats, task, dataset, model, metric)
+        decimals = _decimals(cells)
+        base = cells.get(results.BASELINE)
+        hib = bool(next(iter(cells.values()))["higher_is_better"])
+        rows.append((
+            Span(task, href=f"#{anchor(task)}"), dataset, model,
+            _metric_label(metric, hib), results.format_cell(base, decimals),
+            _delta_text(cells.get("has"), base, decimals),
+            _delta_text(cells.get("random_erasing"), base, decimals),
+            paper_delta_text(ctx.deltas, task, metric, "has"),
+        ))
     header = ("task", "dataset", "model", "headline metric", "baseline", "HaS Δ",
               "random erasing Δ", "paper HaS Δ (reference)")
     return Table(header, tuple(rows))
@@ -441,12 +449,9 @@ def _task_section(ctx: _Context, task: str) -> list[Block]:
 
 def _summary_figure(ctx: _Context) -> Image | None:
     rows = []
-    for task in dict.fromkeys(ctx.stats["task"]):
-        sub = ctx.stats[ctx.stats["task"] == task]
-        for dataset, model in dict.fromkeys(zip(sub["dataset"], sub["model"], strict=True)):
-            metric = _headline(sub[(sub["dataset"] == dataset) & (sub["model"] == model)]["metric"])
-            rows += _delta_rows(ctx, task, [(dataset, model, metric)],
-                                ["random_erasing", "has"], label_task=True)
+    for task, dataset, model, metric in _headline_groups(ctx.stats):
+        rows += _delta_rows(ctx, task, [(dataset, model, metric)], ["random_erasing", "has"],
+                            label_task=True)
     if not rows:
         return None
     fig = figures.delta_figure(rows, "HaS vs random erasing: Δ vs baseline, headline metric",
@@ -479,12 +484,8 @@ def _failed_table(ctx: _Context) -> Table | None:
                                    results.method_rank(r.method), r.seed, r.run_id))
     if not failed:
         return None
-    rows = []
-    for r in failed:
-        reason = " ".join(str(r.reason or "unknown").split())
-        if len(reason) > REASON_CHARS:
-            reason = reason[: REASON_CHARS - 1] + "…"
-        rows.append((r.task, r.dataset, r.model, display(r.method), str(r.seed), reason))
+    rows = [(r.task, r.dataset, r.model, display(r.method), str(r.seed),
+             results.short_reason(r.reason, REASON_CHARS)) for r in failed]
     return Table(("task", "dataset", "model", "method", "seed", "reason"), tuple(rows))
 
 
@@ -623,8 +624,8 @@ def write_report(
     records, skipped = _read_records_noting_skips(results_dir)
     blocks, title, written = build_report(results_dir, records, load_paper(paper_csv),
                                           suite=suite, skipped=skipped)
-    md = results.write_text_atomic(results_dir / REPORT_MD, render_markdown(blocks))
-    results.write_text_atomic(results_dir / REPORT_HTML, render_html(blocks, title))
+    md = write_atomic(results_dir / REPORT_MD, render_markdown(blocks))
+    write_atomic(results_dir / REPORT_HTML, render_html(blocks, title))
     figures_dir = results_dir / FIGURES_SUBDIR
     for stale in sorted(figures_dir.glob("*")) if figures_dir.is_dir() else []:
         if stale.suffix in (".png", ".svg") and stale not in written:

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.engine.records import Record, read_records
+from benchmark.engine.records import Record, read_records, write_atomic
 from benchmark.reporting.document import Span, markdown_table
 
 #: Column order of methods in the views; methods not listed follow alphabetically.
@@ -179,36 +177,15 @@ def table_to_csv(table: pd.DataFrame, path: str | Path | None = None) -> str:
     """The tidy table as CSV text (written atomically to ``path`` when given)."""
     text = table.to_csv(index=False, lineterminator="\n")
     if path is not None:
-        write_text_atomic(path, text)
+        write_atomic(path, text)
     return text
 
 
-def write_text_atomic(path: str | Path, text: str | bytes) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode() if isinstance(text, str) else text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 # ----------------------------------------------------------------------------- cell stats
-def _clean_reason(reason: Any) -> str:
-    text = " ".join(str(reason).split()) if isinstance(reason, str) and reason else "unknown"
-    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
+def short_reason(reason: Any, chars: int = REASON_CHARS) -> str:
+    """A failure reason on one line, cut to ``chars`` characters (``unknown`` when absent)."""
+    text = " ".join(reason.split()) if isinstance(reason, str) and reason else "unknown"
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def cell_stats(table: pd.DataFrame) -> pd.DataFrame:
@@ -270,7 +247,7 @@ def format_cell(stat: pd.Series | dict | None, decimals: int = 2) -> str:
     if n == 0:
         if n_failed:
             reasons = stat["reasons"]
-            return f"failed ({_clean_reason(reasons[0] if reasons else None)})"
+            return f"failed ({short_reason(reasons[0] if reasons else None)})"
         return "no finite value"
     text = f"{stat['mean']:.{decimals}f}"
     if n > 1:
@@ -386,23 +363,33 @@ def render_latex(view: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+VIEW_SUFFIX = {"md": ".md", "csv": ".csv", "latex": ".tex"}
+
+
+def _format_name(fmt: str) -> str:
+    """``md``, ``csv`` or ``latex`` for ``fmt`` (``markdown`` and ``tex`` too).
+
+    Raises:
+        ValueError: for an unknown format, naming the known ones.
+    """
+    fmt = {"markdown": "md", "tex": "latex"}.get(fmt, fmt)
+    if fmt not in VIEW_SUFFIX:
+        raise ValueError(f"unknown table format {fmt!r}; use one of: md, csv, latex")
+    return fmt
+
+
 def render(view: pd.DataFrame, fmt: str) -> str:
     """Render a view (or the tidy table) as ``md``, ``csv`` or ``latex`` text.
 
     Raises:
         ValueError: for an unknown format, naming the known ones.
     """
-    fmt = {"markdown": "md", "tex": "latex"}.get(fmt, fmt)
+    fmt = _format_name(fmt)
     if fmt == "md":
         return render_markdown(view)
     if fmt == "csv":
         return view.to_csv(index=False, lineterminator="\n")
-    if fmt == "latex":
-        return render_latex(view)
-    raise ValueError(f"unknown table format {fmt!r}; use one of: md, csv, latex")
-
-
-VIEW_SUFFIX = {"md": ".md", "csv": ".csv", "latex": ".tex"}
+    return render_latex(view)
 
 
 def write_views(
@@ -414,15 +401,12 @@ def write_views(
         The written paths: the comparison views in ``formats`` order, then ``table.csv``.
     """
     results_dir = Path(results_dir)
-    for fmt in formats:
-        if {"markdown": "md", "tex": "latex"}.get(fmt, fmt) not in VIEW_SUFFIX:
-            raise ValueError(f"unknown table format {fmt!r}; use one of: md, csv, latex")
+    formats = [_format_name(fmt) for fmt in formats]
     table = load_table(results_dir)
     view = comparison(table)
     paths = []
     for fmt in formats:
-        fmt = {"markdown": "md", "tex": "latex"}.get(fmt, fmt)
-        paths.append(write_text_atomic(results_dir / f"comparison{VIEW_SUFFIX[fmt]}",
+        paths.append(write_atomic(results_dir / f"comparison{VIEW_SUFFIX[fmt]}",
                                        render(view, fmt)))
     table_to_csv(table, results_dir / "table.csv")
     paths.append(results_dir / "table.csv")
