@@ -1,4 +1,9 @@
-"""The one small interface every task implements (one file per task in ``tasks/``)."""
+"""The small interface every task implements (one package per task in ``tasks/``).
+
+:class:`Task` is what every task is; :class:`MMTask` adds what the OpenMMLab adapters share
+(the config table and its check, the data-root wiring, the method overlay, the training call
+and the metric renames).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from benchmark.engine.paths import data_dir
+from benchmark.engine.paths import REPO_ROOT, data_dir
 from benchmark.engine.spec import RunSpec, TaskOutput
 
 
@@ -37,6 +43,11 @@ class DatasetInfo:
     prepare: str = ""
     default_model: str | None = None
     default_epochs: int = 1
+
+
+#: The methods every image task runs (the paper's HaS grids, and random erasing beside them).
+IMAGE_METHODS: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-16", "has-32",
+                                  "has-44", "has-56", "has+random_erasing")
 
 
 @dataclass
@@ -141,6 +152,138 @@ class Task(ABC):
             spec: A spec returned by :meth:`resolve` that passed :meth:`check`.
             work_dir: An empty folder owned by this run (checkpoints, logs, figures).
         """
+
+
+#: The loaders of an OpenMMLab config, in the order they are set up.
+MM_LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+
+
+@dataclass
+class MMTask(Task):
+    """A task trained by mmengine's Runner from a config file that inherits the upstream one.
+
+    Subclasses set :attr:`scope`, :attr:`configs` (files in :attr:`config_dir`) and
+    :attr:`metric_names` and implement :meth:`build_config`; the default :meth:`run` trains
+    that config and returns the renamed test metrics (override :meth:`test_split` and
+    :meth:`extra` for what the record adds, or :meth:`run` itself for more).
+    """
+
+    #: Registry scope of the library: ``"mmpretrain"``, ``"mmseg"`` or ``"mmaction"``.
+    scope: str = ""
+    #: (model, :meth:`config_key`) -> config file in :attr:`config_dir`.
+    configs: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    #: The library's metric key -> the results table's name (keys not listed stay).
+    metric_names: dict[str, str] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- config table
+    @property
+    def config_dir(self) -> Path:
+        """``configs/<task name>/``, the folder of the task's config files."""
+        return REPO_ROOT / "configs" / self.name
+
+    def config_key(self, spec: RunSpec) -> str | None:
+        """The dataset side of a spec's :attr:`configs` key.
+
+        The dataset name by default; ``None`` where the table holds one config per model
+        (every key's dataset side is ``None``: the dataset is set in the config's dataset).
+        """
+        return None if all(key is None for _, key in self.configs) else spec.dataset
+
+    def config_file(self, spec: RunSpec) -> Path:
+        """The config file of a resolved spec.
+
+        Raises:
+            ValueError: naming the models that have a config for the spec's dataset.
+        """
+        key = self.config_key(spec)
+        if (spec.model, key) not in self.configs:
+            usable = sorted(m for m, k in self.configs if k == key)
+            raise ValueError(f"model {spec.model!r} has no config for dataset "
+                             f"{spec.dataset!r}; use one of {usable}")
+        return self.config_dir / self.configs[(spec.model, key)]
+
+    def load_config(self, spec: RunSpec) -> Any:
+        """The spec's config file as an ``mmengine.Config`` (nothing of the spec applied)."""
+        from mmengine import Config
+
+        return Config.fromfile(str(self.config_file(spec)))
+
+    def check(self, spec: RunSpec) -> None:
+        """Also reject model/dataset pairs without a config (before looking at the data)."""
+        self.dataset_info(spec.dataset)
+        if spec.model in self.models:
+            self.config_file(spec)
+        super().check(spec)
+
+    # ----------------------------------------------------------------- the config
+    @abstractmethod
+    def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
+        """The config :meth:`run` trains for a resolved, checked spec (nothing is trained).
+
+        Returns:
+            (``mmengine.Config`` pointed at the data with the method inserted, the method
+            parameters to record).
+        """
+
+    def apply_method(self, cfg: Any, spec: RunSpec, image_hw: tuple[int, int]
+                     ) -> tuple[Any, dict[str, Any]]:
+        """The config with the spec's method (HaS options applied) in its training pipeline."""
+        from benchmark.methods import apply_method_to_mm_config, method_for
+
+        return apply_method_to_mm_config(cfg, method_for(spec.method, spec.option_dict),
+                                         scope=self.scope, image_hw=image_hw)
+
+    # ----------------------------------------------------------------- the run
+    def renamed(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with the library's metric keys renamed by :attr:`metric_names`."""
+        return {self.metric_names.get(k, k): v for k, v in values.items()}
+
+    def reported(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The renamed metrics this task declares (:attr:`metrics`), in the library's order."""
+        return {k: v for k, v in metrics.items() if k in self.metrics}
+
+    def train_and_test(self, cfg: Any, spec: RunSpec, work_dir: Path) -> Any:
+        """Train and test ``cfg`` (:func:`benchmark.engine.mmrun.run_mm`), metrics renamed.
+
+        Returns:
+            An :class:`~benchmark.engine.mmrun.MMRunResult` whose test metrics and history
+            rows carry :meth:`renamed` keys.
+        """
+        from benchmark.engine.mmrun import MMRunResult, run_mm
+
+        result = run_mm(cfg, spec, Path(work_dir), scope=self.scope)
+        return MMRunResult(metrics=self.renamed(result.metrics),
+                           history=[self.renamed(row) for row in result.history],
+                           runner=result.runner)
+
+    def test_split(self, spec: RunSpec) -> str:
+        """The split the test metrics are computed on (recorded with them)."""
+        return "test"
+
+    def extra(self, spec: RunSpec, cfg: Any, result: Any) -> dict[str, Any]:
+        """Facts about a finished run for the record's ``extra`` (none by default)."""
+        return {}
+
+    def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
+        """Train, validate each epoch, test :meth:`build_config`'s config."""
+        cfg, params = self.build_config(spec)
+        result = self.train_and_test(cfg, spec, work_dir)
+        return TaskOutput(
+            metrics=self.reported(result.metrics), dataset=spec.dataset_label, model=spec.model,
+            method_params=params, history=result.history, split=self.test_split(spec),
+            extra=self.extra(spec, cfg, result),
+        )
+
+
+def loader_datasets(cfg: Any) -> list[tuple[str, Any]]:
+    """(loader name, dataset config) of each of :data:`MM_LOADERS` of an OpenMMLab config."""
+    return [(loader, cfg[loader]["dataset"]) for loader in MM_LOADERS]
+
+
+def set_num_classes(cfg: Any, count: int) -> None:
+    """Set an mmpretrain classifier's class count (its head and its data preprocessor)."""
+    cfg.model.head.num_classes = count
+    cfg.data_preprocessor.num_classes = count
 
 
 def require_paths(root: Path, relative: list[str], dataset: str, hint: str = "") -> None:

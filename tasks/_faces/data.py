@@ -198,9 +198,11 @@ def fer2013_layout(root: Path) -> str:
         return "csv"
     if (root / "train").is_dir() and (root / "test").is_dir():
         return "folders"
+    missing = [name for name in ("train", "test") if not (root / name).is_dir()]
     raise ValueError(
-        f"FER2013 under {root}: expected fer2013.csv (emotion,pixels,Usage) or image folders "
-        "train/<emotion>/*.jpg and test/<emotion>/*.jpg"
+        f"FER2013 under {root} is missing fer2013.csv (emotion,pixels,Usage) and, for the "
+        f"image-folder layout, {' and '.join(f'{m}/' for m in missing)}; expected either "
+        "fer2013.csv or train/<emotion>/*.jpg and test/<emotion>/*.jpg"
     )
 
 

@@ -42,15 +42,13 @@ import numpy as np
 
 from benchmark.engine import mmrun
 from benchmark.engine.mmrun import torch_threads
-from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import RunSpec, TaskOutput
 from benchmark.methods import insert_stages, method_for
-from tasks.base import DatasetInfo, Task, require_paths
+from tasks.base import DatasetInfo, MMTask, loader_datasets, require_paths
 
-CONFIG_DIR = REPO_ROOT / "configs" / "action_localization"
-#: model name -> config file.
-CONFIGS = {"wtalc-tiny": "wtalc_tiny_thumos14_features.py",
-           "wtalc": "wtalc_thumos14_features.py"}
+#: (model, any dataset) -> config file.
+CONFIGS = {("wtalc-tiny", None): "wtalc_tiny_thumos14_features.py",
+           ("wtalc", None): "wtalc_thumos14_features.py"}
 FEATURE_KEY = "snippet_features"
 ANNOTATION_NAMES = ("thumos14.json", "annotations/thumos14.json")
 #: HaS on feature sequences: hidden segment length(s) in training snippets, drawn per video.
@@ -61,8 +59,6 @@ DEFAULTS: dict[str, Any] = dict(max_train_videos=None, max_test_videos=None, tra
                                 segment_snippets=HAS_SEGMENT_SNIPPETS, feature_stride_frames=None,
                                 feature_fps=None, val_interval=None, lr=None, subset_seed=0,
                                 threads=1)
-
-
 
 
 def annotation_file(root: Path) -> Path:
@@ -130,7 +126,7 @@ def method_stages(method_name: str, options: dict[str, Any]) -> tuple[list[dict]
 
 
 @dataclass
-class ActionLocalizationTask(Task):
+class ActionLocalizationTask(MMTask):
     """mAP@tIoU of a weakly-supervised localizer trained with a method on THUMOS14 features."""
 
     name: str = "action_localization"
@@ -138,8 +134,10 @@ class ActionLocalizationTask(Task):
     metrics: dict[str, bool] = field(default_factory=lambda: {
         "map@0.1": True, "map@0.2": True, "map@0.3": True, "map@0.4": True, "map@0.5": True,
         "map@0.3:0.7": True})
-    models: tuple[str, ...] = tuple(CONFIGS)
+    models: tuple[str, ...] = tuple(model for model, _ in CONFIGS)
     methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has+random_erasing")
+    scope: str = "mmaction"
+    configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "thumos14-features": DatasetInfo(
             "thumos14-features",
@@ -202,8 +200,6 @@ class ActionLocalizationTask(Task):
 
     def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
         """The mmengine Config for a resolved spec, with the method's stages inserted."""
-        from mmengine import Config
-
         from tasks.action_localization import temporal
         from tasks.action_localization.mm import select_videos
 
@@ -214,13 +210,12 @@ class ActionLocalizationTask(Task):
                                      options["max_train_videos"], options["subset_seed"])
         dim = int(temporal.load_features(root / "features", train_videos[0].video_id).shape[1])
         stride, fps = feature_timeline(root, options)
-        cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[spec.model]))
+        cfg = self.load_config(spec)
         if options["train_snippets"] is None:
             options["train_snippets"] = int(cfg.train_snippets)
         cfg.model.feature_dim = dim
         cfg.model.num_classes = len(temporal.THUMOS14_CLASSES)
-        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-            dataset = cfg[loader]["dataset"]
+        for loader, dataset in loader_datasets(cfg):
             limit = options["max_train_videos" if loader == "train_dataloader"
                             else "max_test_videos"]
             dataset.update(ann_file=str(ann), feature_dir=str(root / "features"),
@@ -250,22 +245,20 @@ class ActionLocalizationTask(Task):
 
     def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
         """Train on the validation videos' labels, test detections on the test videos."""
-        from benchmark.engine.mmrun import run_mm
         from tasks.action_localization import temporal
 
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
         cfg, params = self.build_config(spec)
         with torch_threads(self.options(spec)["threads"] if spec.device == "cpu" else None):
-            result = run_mm(cfg, spec, work_dir, scope="mmaction")
-        metrics = {k: v for k, v in result.metrics.items() if k in self.metrics}
+            result = self.train_and_test(cfg, spec, work_dir)
         artifacts = {}
         figure = plot_tcams(result.runner, work_dir / "tcam.png", n=3, label=spec.method)
         if figure is not None:
             artifacts["tcam"] = figure.name
         runner = result.runner
         return TaskOutput(
-            metrics=metrics, dataset=spec.dataset_label, model=spec.model,
+            metrics=self.reported(result.metrics), dataset=spec.dataset_label, model=spec.model,
             method_params=params, history=result.history, artifacts=artifacts, split="test",
             extra={"train_videos": len(runner.train_dataloader.dataset),
                    "test_videos": len(runner.test_dataloader.dataset),

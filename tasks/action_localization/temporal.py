@@ -205,14 +205,6 @@ def group_runs(mask: Sequence[bool] | np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(edges[0::2], edges[1::2], strict=True)]
 
 
-def temporal_iou(segment: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Temporal IoU of one ``[start, end]`` segment with each row of ``others`` (N x 2)."""
-    inter = np.clip(np.minimum(segment[1], others[:, 1]) - np.maximum(segment[0], others[:, 0]),
-                    0, None)
-    union = (segment[1] - segment[0]) + (others[:, 1] - others[:, 0]) - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
 def temporal_nms(segments: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
     """Greedy NMS: indices of kept segments, highest score first."""
     segments = np.asarray(segments, dtype=float).reshape(-1, 2)

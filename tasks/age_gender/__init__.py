@@ -29,16 +29,15 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from benchmark.engine.mmrun import run_mm
-from benchmark.engine.paths import REPO_ROOT
-from benchmark.engine.spec import RunSpec, TaskOutput
-from benchmark.methods import apply_method_to_mm_config, method_for
+from benchmark.engine.spec import RunSpec
 from tasks._faces import data as face_data
-from tasks.base import DatasetInfo, Task, require_paths
+from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask, loader_datasets, require_paths
 
-CONFIG_DIR = REPO_ROOT / "configs" / "age_gender"
-CONFIGS = {"resnet-tiny": "resnet_tiny_faces_64px.py", "resnet18": "resnet18_faces_64px.py"}
+#: (model, any dataset) -> config file (the dataset is set in the config's dataset).
+CONFIGS = {("resnet-tiny", None): "resnet_tiny_faces_64px.py",
+           ("resnet18", None): "resnet18_faces_64px.py"}
 #: dataset name -> FaceAgeDataset source.
 SOURCES = {"utkface": "utkface", "utkface-2000": "utkface", "appa-real": "appa-real",
            "imdb": "imdb", "wiki": "wiki"}
@@ -101,16 +100,19 @@ _UTK = "[age]_[gender]_[race]_[datetime].jpg.chip.jpg (aligned 200x200 crops)"
 
 
 @dataclass
-class AgeGenderTask(Task):
+class AgeGenderTask(MMTask):
     """Age MAE and gender accuracy of one two-branch mmpretrain model trained with a method."""
 
     name: str = "age_gender"
     framework: str = "mmpretrain"
+    scope: str = "mmpretrain"
+    configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
+    metric_names: dict[str, str] = field(
+        default_factory=lambda: {"accuracy/top1": "gender_accuracy"})
     metrics: dict[str, bool] = field(
         default_factory=lambda: {"mae": False, "gender_accuracy": True})
     models: tuple[str, ...] = ("resnet-tiny", "resnet18")
-    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-16", "has-32",
-                                "has-44", "has-56", "has+random_erasing")
+    methods: tuple[str, ...] = IMAGE_METHODS
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "utkface": DatasetInfo(
             "utkface", _UTK, _check_utkface, default_root="UTKFace", synth=_synth_utkface,
@@ -149,22 +151,14 @@ class AgeGenderTask(Task):
         for split in ("train", "test"):
             listing_for(spec, split)
 
-    def build_config(self, spec: RunSpec):
-        """The mmengine Config for a resolved spec, method inserted.
-
-        Returns:
-            (config, method_params, facts for ``extra``).
-        """
-        from mmengine import Config
-
+    def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
+        """The mmengine Config for a resolved spec, method inserted."""
         options = spec.option_dict
-        cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[spec.model]))
+        cfg = self.load_config(spec)
         train, test = listing_for(spec, "train"), listing_for(spec, "test")
         ages = [s.age_years for s in train.samples]
-        has_gender = all(s.label is not None for s in train.samples + test.samples)
         image_px = int(options.get("image_px", DEFAULT_IMAGE_PX))
-        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-            dataset = cfg[loader]["dataset"]
+        for _, dataset in loader_datasets(cfg):
             dataset.update(data_root=spec.data_root, source=SOURCES[spec.dataset],
                            split_seed=int(options.get("split_seed", 0)),
                            test_fraction=float(options.get("test_fraction", 0.2)),
@@ -178,37 +172,29 @@ class AgeGenderTask(Task):
         head = cfg.model.head
         head.age_mean_years = statistics.fmean(ages)
         head.age_scale_years = max(statistics.pstdev(ages), 1.0)
-        if not has_gender:
+        if not all(s.label is not None for s in train.samples + test.samples):
             head.type = "AgeRegressionHead"
             head.pop("num_genders")
             head.pop("gender_loss")
             cfg.val_evaluator = cfg.test_evaluator = [dict(type="MAE")]
-        method = method_for(spec.method, spec.option_dict)
-        cfg, params = apply_method_to_mm_config(cfg, method, scope="mmpretrain",
-                                                image_hw=(image_px, image_px))
-        facts = {
-            "heads": "age+gender" if has_gender else "age",
+        return self.apply_method(cfg, spec, (image_px, image_px))
+
+    def data_facts(self, spec: RunSpec, cfg: Any) -> dict[str, Any]:
+        """What the record keeps about a spec's data: heads, split sizes, skipped files."""
+        train, test = listing_for(spec, "train"), listing_for(spec, "test")
+        head = cfg.model.head
+        return {
+            "heads": "age" if head.type == "AgeRegressionHead" else "age+gender",
             "num_train": len(train.samples), "num_test": len(test.samples),
             "skipped_files": len(train.skipped), "skipped_examples": train.skipped[:5],
-            "dropped_records": train.dropped, "image_px": image_px,
+            "dropped_records": train.dropped,
+            "image_px": int(spec.option_dict.get("image_px", DEFAULT_IMAGE_PX)),
             "age_mean_years": head.age_mean_years, "age_scale_years": head.age_scale_years,
         }
-        return cfg, params, facts
 
-    def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
-        """Train, validate each epoch, test; MAE in years, gender accuracy in percent."""
-        cfg, params, facts = self.build_config(spec)
-        result = run_mm(cfg, spec, Path(work_dir), scope="mmpretrain")
-        return TaskOutput(
-            metrics=_rename(result.metrics), dataset=spec.dataset_label, model=spec.model,
-            method_params=params, history=[_rename(row) for row in result.history],
-            split="test", extra=facts,
-        )
-
-
-def _rename(values: dict) -> dict:
-    names = {"accuracy/top1": "gender_accuracy"}
-    return {names.get(k, k): v for k, v in values.items()}
+    def extra(self, spec: RunSpec, cfg: Any, result: Any) -> dict[str, Any]:
+        """The run's :meth:`data_facts`."""
+        return self.data_facts(spec, cfg)
 
 
 TASK = AgeGenderTask()

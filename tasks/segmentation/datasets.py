@@ -20,8 +20,7 @@ compat.apply()  # mmseg.datasets imports mmcv.ops, which mmcv-lite lacks
 from mmseg.datasets import BaseSegDataset  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
 
-from tasks.segmentation.data import read_pair_list  # noqa: E402
-from tasks.segmentation.synth import CAMVID_CLASSES, CAMVID_VOID  # noqa: E402
+from tasks.segmentation.data import CAMVID_CLASSES, CAMVID_VOID, read_pair_list  # noqa: E402
 
 #: Colours of the SegNet release's class legend (RGB), in class-id order.
 CAMVID_PALETTE = [[128, 128, 128], [128, 0, 0], [192, 192, 128], [128, 64, 128],

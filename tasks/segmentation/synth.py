@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-CAMVID_CLASSES = ("sky", "building", "pole", "road", "sidewalk", "tree", "signsymbol",
-                  "fence", "car", "pedestrian", "bicyclist")
-CAMVID_VOID = 11
+from tasks.segmentation.data import CAMVID_VOID
+
 SKY, BUILDING, POLE, ROAD, SIDEWALK, TREE, SIGN, FENCE, CAR, PEDESTRIAN, BICYCLIST = range(11)
 #: VOC ids used by the generated VOC scenes (background, bicycle, bus, car, person, pottedplant).
 VOC_FROM_CAMVID = {CAR: 7, PEDESTRIAN: 15, BICYCLIST: 2, TREE: 16}

@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 
 from benchmark.engine import mmrun
-from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import RunSpec, TaskOutput
 from benchmark.methods import (
     HAS_FILL_NOTE,
@@ -44,12 +43,11 @@ from benchmark.methods import (
     insert_stages,
     method_for,
 )
-from tasks.base import DatasetInfo, Task, require_paths
+from tasks.base import DatasetInfo, MMTask, require_paths
 
-CONFIG_DIR = REPO_ROOT / "configs" / "video"
-#: model name -> config file.
-CONFIGS = {"i3d-tiny": "i3d_tiny_clips.py", "i3d-r50": "i3d_r50_video_list.py",
-           "slowonly-r50": "slowonly_r50_video_list.py"}
+#: (model, any dataset) -> config file.
+CONFIGS = {("i3d-tiny", None): "i3d_tiny_clips.py", ("i3d-r50", None): "i3d_r50_video_list.py",
+           ("slowonly-r50", None): "slowonly_r50_video_list.py"}
 #: Frame size each model trains at (for HaS grid-size scaling).
 FRAME_HW = {"i3d-tiny": (32, 32), "i3d-r50": (224, 224), "slowonly-r50": (224, 224)}
 DEFAULTS: dict[str, Any] = dict(has_mode="spatial", segment_frames=2, explain_clips=2,
@@ -101,15 +99,18 @@ def class_names(root: Path, count: int) -> list[str]:
 
 
 @dataclass
-class VideoTask(Task):
+class VideoTask(MMTask):
     """Top-1 of a 3D CNN trained on clips with a method, plus Grad-CAM saliency figures."""
 
     name: str = "video"
     framework: str = "mmaction2"
     metrics: dict[str, bool] = field(default_factory=lambda: {
         "top1": True, "saliency_in_action": True})
-    models: tuple[str, ...] = tuple(CONFIGS)
+    models: tuple[str, ...] = tuple(model for model, _ in CONFIGS)
     methods: tuple[str, ...] = ("baseline", "random_erasing", "has")
+    scope: str = "mmaction"
+    configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
+    metric_names: dict[str, str] = field(default_factory=lambda: {"acc/top1": "top1"})
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "clips": DatasetInfo(
             "clips", "videos/*.mp4 + {train,val}_list.txt ('path label'), mmaction2 video list",
@@ -149,11 +150,9 @@ class VideoTask(Task):
 
     def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
         """The mmengine Config for a resolved spec, with the method's stages inserted."""
-        from mmengine import Config
-
         options = self.options(spec)
         root = Path(spec.data_root)
-        cfg = Config.fromfile(str(CONFIG_DIR / CONFIGS[spec.model]))
+        cfg = self.load_config(spec)
         cfg.model.cls_head.num_classes = num_classes_of(root)
         for loader, split in (("train_dataloader", "train"), ("val_dataloader", "val"),
                               ("test_dataloader", "val")):
@@ -162,8 +161,7 @@ class VideoTask(Task):
                            data_prefix=dict(video=str(root)))
         return self._apply_method(cfg, spec.method, options, FRAME_HW[spec.model])
 
-    @staticmethod
-    def _apply_method(cfg: Any, method_name: str, options: dict[str, Any],
+    def _apply_method(self, cfg: Any, method_name: str, options: dict[str, Any],
                       frame_hw: tuple[int, int]) -> tuple[Any, dict[str, Any]]:
         from benchmark.methods import mean_in_pipeline_order
 
@@ -180,7 +178,7 @@ class VideoTask(Task):
         if method.hides and options["has_mode"] == "spatial":
             has_only = Method("has", hides=True, grid_sizes_px=method.grid_sizes_px,
                               hide_prob=method.hide_prob, placement=method.placement)
-            cfg, has_params = apply_method_to_mm_config(cfg, has_only, scope="mmaction",
+            cfg, has_params = apply_method_to_mm_config(cfg, has_only, scope=self.scope,
                                                         image_hw=frame_hw)
             params.update({k: v for k, v in has_params.items() if k != "method"},
                           has_mode="spatial (one mask shared by the clip's frames)")
@@ -199,19 +197,18 @@ class VideoTask(Task):
 
     def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
         """Train, validate, test; Grad-CAM figures and the saliency metric of the trained model."""
-        from benchmark.engine.mmrun import run_mm, torch_threads
+        from benchmark.engine.mmrun import torch_threads
 
         options = self.options(spec)
         cfg, params = self.build_config(spec)
         work_dir = Path(work_dir)
         with torch_threads(options["threads"] if spec.device == "cpu" else None):
-            result = run_mm(cfg, spec, work_dir, scope="mmaction")
-            runner = result.runner
+            result = self.train_and_test(cfg, spec, work_dir)
             root = Path(spec.data_root)
-            model = runner.model.eval()
-            metrics = {"top1": result.metrics["acc/top1"] * 100.0}
-            history = [{("top1" if k == "acc/top1" else k): (v * 100.0 if k == "acc/top1" else v)
-                        for k, v in row.items()} for row in result.history]
+            model = result.runner.model.eval()
+            metrics = {"top1": result.metrics["top1"] * 100.0}  # mmaction2 reports a fraction
+            history = [{k: (v * 100.0 if k == "top1" else v) for k, v in row.items()}
+                       for row in result.history]
             info = load_clip_info(root)
             artifacts = {}
             if int(options["explain_clips"]) > 0:

@@ -44,22 +44,25 @@ from typing import Any
 import numpy as np
 
 from benchmark.engine.mmrun import latest_checkpoint
-from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import RunSpec, TaskOutput
-from benchmark.methods import METHODS, apply_method_to_mm_config, method_for
-from tasks.base import DatasetInfo, Task
+from benchmark.methods import METHODS
+from tasks.base import DatasetInfo, MMTask, loader_datasets, set_num_classes
 from tasks.wsol import data as layouts
 
-CONFIG_DIR = REPO_ROOT / "configs" / "wsol"
-#: model name -> config file stem
-MODEL_CONFIGS = {"resnet18-small": "resnet18_small", "resnet50": "resnet50",
-                 "vgg16-gap": "vgg16_gap"}
-#: dataset -> (config suffix, network input (H, W), evaluation split)
-DATASET_CONFIGS = {
-    "tiny-imagenet": ("tiny_imagenet_64px", (64, 64), "val"),
-    "cub": ("cub_224px", (224, 224), "test"),
-    "ilsvrc": ("ilsvrc_224px", (224, 224), "val"),
-    "wsoleval": ("wsoleval_224px", (224, 224), "test"),
+#: (model, dataset) -> config file.
+CONFIGS = {
+    ("resnet18-small", "tiny-imagenet"): "resnet18_small_tiny_imagenet_64px.py",
+    **{(model, dataset): f"{stem}_{suffix}.py"
+       for model, stem in (("resnet50", "resnet50"), ("vgg16-gap", "vgg16_gap"))
+       for dataset, suffix in (("tiny-imagenet", "tiny_imagenet_64px"), ("cub", "cub_224px"),
+                               ("ilsvrc", "ilsvrc_224px"), ("wsoleval", "wsoleval_224px"))},
+}
+#: dataset -> (network input (H, W), evaluation split)
+DATASET_INPUTS = {
+    "tiny-imagenet": ((64, 64), "val"),
+    "cub": ((224, 224), "test"),
+    "ilsvrc": ((224, 224), "val"),
+    "wsoleval": ((224, 224), "test"),
 }
 METRIC_KEYS = ("top1_cls", "top1_loc", "gt_known_loc", "maxboxaccv2")
 #: Test images kept per run for the CAM figure.
@@ -114,7 +117,7 @@ def num_classes(dataset: str, root: str | Path) -> int:
 
 
 @dataclass
-class WSOLTask(Task):
+class WSOLTask(MMTask):
     """Top-1 Cls, Top-1 Loc, GT-known Loc and MaxBoxAccV2 of a CAM classifier."""
 
     name: str = "wsol"
@@ -123,25 +126,15 @@ class WSOLTask(Task):
     datasets: dict[str, DatasetInfo] = field(default_factory=_datasets)
     models: tuple[str, ...] = ("resnet18-small", "resnet50", "vgg16-gap")
     methods: tuple[str, ...] = tuple(METHODS)
-
-    def check(self, spec: RunSpec) -> None:
-        """Also reject model/dataset pairs without a config."""
-        super().check(spec)
-        if not config_path(spec.model, spec.dataset).is_file():
-            usable = sorted(m for m in MODEL_CONFIGS if config_path(m, spec.dataset).is_file())
-            raise ValueError(f"model {spec.model!r} has no WSOL config for dataset "
-                             f"{spec.dataset!r}; use one of {usable}")
+    scope: str = "mmpretrain"
+    configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
 
     def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
         """The mmengine Config for a resolved spec (data root, classes), method inserted."""
-        from mmengine import Config
-
-        cfg = Config.fromfile(str(config_path(spec.model, spec.dataset)))
-        classes = num_classes(spec.dataset, spec.data_root)
-        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
-            cfg[loader]["dataset"]["data_root"] = spec.data_root
-        cfg.model.head.num_classes = classes
-        cfg.data_preprocessor.num_classes = classes
+        cfg = self.load_config(spec)
+        for _, dataset in loader_datasets(cfg):
+            dataset["data_root"] = spec.data_root
+        set_num_classes(cfg, num_classes(spec.dataset, spec.data_root))
         batch = spec.option_dict.get("eval_batch_size")
         if batch:
             for loader in ("val_dataloader", "test_dataloader"):
@@ -150,42 +143,37 @@ class WSOLTask(Task):
             cfg.optim_wrapper.optimizer.lr = float(spec.option_dict["lr"])
         if spec.option_dict.get("val_interval"):
             cfg.train_cfg.val_interval = int(spec.option_dict["val_interval"])
-        input_hw = DATASET_CONFIGS[spec.dataset][1]
-        method = method_for(spec.method, spec.option_dict)
-        return apply_method_to_mm_config(cfg, method, scope="mmpretrain", image_hw=input_hw)
+        return self.apply_method(cfg, spec, DATASET_INPUTS[spec.dataset][0])
+
+    def renamed(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Our metric's keys without their ``wsol/`` prefix."""
+        return {k.removeprefix("wsol/"): v for k, v in values.items()}
+
+    def test_split(self, spec: RunSpec) -> str:
+        """Tiny ImageNet and ILSVRC test on their val split, CUB and wsolevaluation on test."""
+        return DATASET_INPUTS[spec.dataset][1]
 
     def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
         """Train with labels only, test the localization, write the CAM figure."""
         import tasks.wsol.mm  # noqa: F401  (registers model, metric, datasets)
-        from benchmark.engine.mmrun import run_mm
 
         work_dir = Path(work_dir)
         cfg, method_params = self.build_config(spec)
-        result = run_mm(cfg, spec, work_dir, scope="mmpretrain")
-        metrics = {k: result.metrics[f"wsol/{k}"] for k in METRIC_KEYS}
-        history = [{k.removeprefix("wsol/"): v for k, v in row.items()}
-                   for row in result.history]
+        result = self.train_and_test(cfg, spec, work_dir)
         examples = collect_examples(result.runner, EXAMPLES)
         examples["method"] = np.array(spec.method)
         np.savez_compressed(work_dir / "cams.npz", **examples)
         figure = draw_examples([(spec.method, examples)], work_dir / "cam_examples.png")
-        per_iou = {k.removeprefix("wsol/"): v for k, v in result.metrics.items()
-                   if k.startswith("wsol/maxboxacc@")}
+        per_iou = {k: v for k, v in result.metrics.items() if k.startswith("maxboxacc@")}
         return TaskOutput(
-            metrics=metrics, dataset=spec.dataset_label, model=spec.model,
-            method_params={**method_params, "input_hw_px": list(DATASET_CONFIGS[spec.dataset][1]),
+            metrics={k: result.metrics[k] for k in METRIC_KEYS}, dataset=spec.dataset_label,
+            model=spec.model,
+            method_params={**method_params, "input_hw_px": list(DATASET_INPUTS[spec.dataset][0]),
                            "cam_threshold_fraction": 0.2},
-            history=history, split=DATASET_CONFIGS[spec.dataset][2],
+            history=result.history, split=self.test_split(spec),
             artifacts={"cam_examples": figure.name, "cams": "cams.npz"},
             extra={**per_iou, "test_images": len(result.runner.test_dataloader.dataset)},
         )
-
-
-def config_path(model: str | None, dataset: str | None) -> Path:
-    """``configs/wsol/<model>_<dataset>.py`` for a model and dataset name."""
-    stem = MODEL_CONFIGS.get(model or "", "missing")
-    suffix = DATASET_CONFIGS.get(dataset or "", ("missing",))[0]
-    return CONFIG_DIR / f"{stem}_{suffix}.py"
 
 
 # --------------------------------------------------------------------------- figures

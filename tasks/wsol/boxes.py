@@ -304,18 +304,3 @@ def summarize(
         "maxboxaccv2": float(np.mean(list(per_delta.values()))),
         **{f"maxboxacc@{d:g}": v for d, v in per_delta.items()},
     }
-
-
-def scale_boxes(
-    boxes: Sequence | np.ndarray, from_hw: tuple[int, int], to_hw: tuple[int, int]
-) -> np.ndarray:
-    """Map boxes from an image of size ``from_hw`` to the same image resized to ``to_hw``.
-
-    Coordinates are multiplied by the per-axis size ratio (wsolevaluation's ``resize_bbox``
-    and mmcv's ``Resize`` do the same) and clipped to the new image.
-    """
-    boxes = as_boxes(boxes).copy()
-    scale_y, scale_x = to_hw[0] / from_hw[0], to_hw[1] / from_hw[1]
-    boxes[:, 0::2] = np.clip(boxes[:, 0::2] * scale_x, 0, to_hw[1] - 1)
-    boxes[:, 1::2] = np.clip(boxes[:, 1::2] * scale_y, 0, to_hw[0] - 1)
-    return boxes

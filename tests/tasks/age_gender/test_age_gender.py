@@ -76,7 +76,7 @@ def test_malformed_utkface_files_are_skipped_and_counted(tmp_path, tiny_utkface)
     assert len(listing.samples) == len(names) - len(bad)
     spec = TASK.resolve(RunSpec("age_gender", dataset="utkface", data_root=str(tmp_path)))
     TASK.check(spec)
-    _, _, facts = TASK.build_config(spec)
+    facts = TASK.data_facts(spec, TASK.build_config(spec)[0])
     assert facts["skipped_files"] == len(bad)
     only_bad = tmp_path / "only-bad"
     only_bad.mkdir()
@@ -103,7 +103,8 @@ def test_real_utkface_2000_loads_with_a_seeded_split(shared_data):
     spec = TASK.resolve(RunSpec("age_gender", dataset="utkface-2000"))
     assert spec.data_root == str(root)
     TASK.check(spec)
-    cfg, _, facts = TASK.build_config(spec)
+    cfg, _ = TASK.build_config(spec)
+    facts = TASK.data_facts(spec, cfg)
     assert (facts["num_train"], facts["num_test"]) == (1600, 400)
     dataset = _build(cfg.test_dataloader.dataset)
     item = dataset[0]
@@ -126,7 +127,8 @@ def test_generated_appa_real_official_splits_and_targets(tmp_path):
     assert TASK.build_config(spec)[0].model.head.type == "AgeGenderHead"
     for split in ("train", "valid", "test"):
         (tmp_path / f"allcategories_{split}.csv").unlink()
-    cfg, _, facts = TASK.build_config(spec)
+    cfg, _ = TASK.build_config(spec)
+    facts = TASK.data_facts(spec, cfg)
     assert cfg.model.head.type == "AgeRegressionHead" and facts["heads"] == "age"
     assert [e["type"] for e in cfg.test_evaluator] == ["MAE"]
     bad = TASK.resolve(RunSpec("age_gender", dataset="appa-real", data_root=str(tmp_path),

@@ -99,7 +99,8 @@ def test_real_ckplus48_loads_with_subject_folds(shared_data):
     spec = TASK.resolve(RunSpec("emotion", dataset="ckplus48"))
     assert spec.data_root == str(root)
     TASK.check(spec)
-    cfg, _, (mean, std) = TASK.build_config(spec, fold=3)
+    cfg, _ = TASK.build_config(spec, fold=3)
+    mean, std = cfg.data_preprocessor.mean[0], cfg.data_preprocessor.std[0]
     train = _build(cfg.train_dataloader.dataset)
     test = _build(cfg.test_dataloader.dataset)
     assert len(train) + len(test) == 981
@@ -162,8 +163,9 @@ def test_bad_fold_options_fail_before_training(tiny_ckplus):
 
 def test_has_only_in_training_pipeline(tiny_ckplus):
     spec = TASK.resolve(RunSpec("emotion", method="has", dataset="ckplus48",
-                                data_root=str(tiny_ckplus)))
-    cfg, params, (mean, _) = TASK.build_config(spec, fold=0, num_folds=3)
+                                data_root=str(tiny_ckplus), options=(("num_folds", 3),)))
+    cfg, params = TASK.build_config(spec, fold=0)
+    mean = cfg.data_preprocessor.mean[0]
     train = [s["type"] for s in cfg.train_dataloader.dataset.pipeline]
     assert train == ["RandomFlip", "mmpretrain.HideAndSeek", "PackInputs"]
     assert [s["type"] for s in cfg.test_dataloader.dataset.pipeline] == ["PackInputs"]

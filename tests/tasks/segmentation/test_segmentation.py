@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from benchmark.engine.spec import RunSpec
-from tasks.segmentation import TASK, check_camvid
-from tasks.segmentation.synth import CAMVID_VOID, write_camvid_layout, write_voc_layout
+from tasks.segmentation import TASK
+from tasks.segmentation.data import CAMVID_VOID, check_camvid
+from tasks.segmentation.synth import write_camvid_layout, write_voc_layout
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -71,7 +72,8 @@ def test_generated_camvid_layout_and_loader(camvid_synth):
     check_camvid(camvid_synth)
     spec = _spec(camvid_synth)
     TASK.check(spec)
-    cfg, _, split = TASK.build_config(spec)
+    cfg, _ = TASK.build_config(spec)
+    split = TASK.test_split(spec)
     assert split == "test"
     train, pairs = _loaded_labels(cfg.train_dataloader.dataset, count=8)
     assert len(train) == 8
@@ -103,7 +105,8 @@ def test_real_camvid_subset(shared_data):
         pytest.skip(f"{root} absent")
     spec = TASK.resolve(RunSpec(task="segmentation", dataset="camvid", data_root=str(root)))
     TASK.check(spec)
-    cfg, _, split = TASK.build_config(spec)
+    cfg, _ = TASK.build_config(spec)
+    split = TASK.test_split(spec)
     assert split == "val"  # the subset has no test split
     train, pairs = _loaded_labels(cfg.train_dataloader.dataset, count=3)
     val = _build_dataset(cfg.test_dataloader.dataset)
@@ -138,7 +141,7 @@ def test_segnet_absolute_list_paths(tmp_path):
     absolute = [" ".join(f"/SegNet/CamVid/{p}" for p in line.split()) for line in lines if line]
     (tmp_path / "train.txt").write_text("\n".join(absolute) + "\n")
     check_camvid(tmp_path)
-    cfg, _, _ = TASK.build_config(_spec(tmp_path))
+    cfg, _ = TASK.build_config(_spec(tmp_path))
     train = _build_dataset(cfg.train_dataloader.dataset)
     assert len(train) == 2 and Path(train.get_data_info(0)["img_path"]).is_file()
 
@@ -147,7 +150,8 @@ def test_segnet_absolute_list_paths(tmp_path):
 def test_voc_layout_and_mmseg_dataset(voc_synth):
     spec = _spec(voc_synth, dataset="voc12aug")
     TASK.check(spec)
-    cfg, _, split = TASK.build_config(spec)
+    cfg, _ = TASK.build_config(spec)
+    split = TASK.test_split(spec)
     assert split == "val"
     parts = cfg.train_dataloader.dataset.datasets
     assert [p.type for p in parts] == ["PascalVOCDataset", "PascalVOCDataset"]
@@ -180,7 +184,7 @@ def test_voc_layout_errors(voc_synth, tmp_path):
 def test_r50_configs_build_without_syncbn(camvid_synth, model):
     spec = TASK.resolve(RunSpec(task="segmentation", dataset="camvid", model=model,
                                 data_root=str(camvid_synth)))
-    cfg, _, _ = TASK.build_config(spec)
+    cfg, _ = TASK.build_config(spec)
     assert cfg.train_cfg.type == "EpochBasedTrainLoop"
     assert cfg.train_dataloader.sampler.type == "DefaultSampler"
     assert cfg.model.pretrained is None
@@ -217,8 +221,8 @@ def _pipeline_outputs(cfg, seed: int, count: int):
 @pytest.mark.parametrize("method", ["has", "random_erasing"])
 def test_method_changes_images_never_labels(camvid_synth, method):
     """Same seed, same samples: the method's pipeline gives the baseline's labels exactly."""
-    base_cfg, _, _ = TASK.build_config(_spec(camvid_synth))
-    method_cfg, params, _ = TASK.build_config(_spec(camvid_synth, method=method))
+    base_cfg, _ = TASK.build_config(_spec(camvid_synth))
+    method_cfg, params = TASK.build_config(_spec(camvid_synth, method=method))
     stages = [s["type"].rsplit(".", 1)[-1] for s in method_cfg.train_dataloader.dataset.pipeline]
     expected = "HideAndSeek" if method == "has" else "RandomCutOut"
     assert stages.index(expected) == stages.index("PackSegInputs") - 1
@@ -257,7 +261,7 @@ def test_preprocessor_placement_builds_the_has_preprocessor(camvid_synth):
 
     from benchmark.pipelines.preprocessors import HideAndSeekSegDataPreProcessor
 
-    cfg, params, _ = TASK.build_config(_spec(camvid_synth, method="has",
+    cfg, params = TASK.build_config(_spec(camvid_synth, method="has",
                                              has_placement="preprocessor"))
     types = [s["type"] for s in cfg.train_dataloader.dataset.pipeline]
     assert not any(t.endswith("HideAndSeek") for t in types)

@@ -109,7 +109,7 @@ def test_grad_cam_shapes_and_files(clips_root, tmp_path):
     from mmengine.registry import init_default_scope
 
     from benchmark.engine import compat
-    from tasks.video import CONFIG_DIR, CONFIGS
+    from tasks.video import CONFIGS, TASK
     from tasks.video.cam import (
         ClipExplanation,
         clip_grad_cam,
@@ -121,7 +121,8 @@ def test_grad_cam_shapes_and_files(clips_root, tmp_path):
     compat.apply()
     init_default_scope("mmaction")
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(str(CONFIG_DIR / CONFIGS["i3d-tiny"])).model).eval()
+    config = Config.fromfile(str(TASK.config_dir / CONFIGS[("i3d-tiny", None)]))
+    model = MODELS.build(config.model).eval()
     clip = torch.randn(3, 16, 32, 32)
     cam, cls = clip_grad_cam(model, clip)
     assert cam.shape == (16, 32, 32) and 0 <= cls < 4

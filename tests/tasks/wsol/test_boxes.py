@@ -136,7 +136,5 @@ def test_contour_boxes_include_every_region_and_hole():
     assert len(boxes) == 3
 
 
-def test_summarize_empty_and_scale_boxes():
+def test_summarize_empty():
     assert loc.summarize([])["top1_loc"] == 0.0
-    scaled = loc.scale_boxes([[0, 10, 63, 31]], (64, 64), (128, 32))
-    np.testing.assert_allclose(scaled, [[0, 20, 31, 62]])

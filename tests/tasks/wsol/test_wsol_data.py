@@ -114,7 +114,7 @@ def test_missing_data_root_is_reported_before_training(tmp_path):
 def test_model_without_config_is_rejected(generated):
     spec = TASK.resolve(RunSpec("wsol", dataset="cub", model="resnet18-small",
                                 data_root=str(generated["cub"])))
-    with pytest.raises(ValueError, match="no WSOL config"):
+    with pytest.raises(ValueError, match="has no config for dataset 'cub'"):
         TASK.check(spec)
 
 
