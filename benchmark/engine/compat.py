@@ -1,9 +1,9 @@
 """Runtime shims for the pinned stack's known breakages; each a no-op where not needed.
 
-Import this module (``benchmark.engine.compat.apply()``) before importing OpenMMLab model
-code. Every
-shim first checks whether its breakage is present and does nothing otherwise, so a cluster
-with a full mmcv (compiled ops) or a fixed mmaction2 runs the upstream code untouched.
+Call :func:`apply` before importing OpenMMLab model code; ``benchmark.pipelines`` (on import)
+and the OpenMMLab run loop (``benchmark.engine.mmrun``) call it themselves. Every shim first
+checks whether its breakage is present and does nothing otherwise, so a cluster with a full
+mmcv (compiled ops) or a fixed mmaction2 runs the upstream code untouched.
 Upstream files are never edited. :data:`APPLIED` lists what was patched in this process.
 
 The breakages (verified on the pinned stack, see requirements/README.md):
