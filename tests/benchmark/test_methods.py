@@ -114,6 +114,6 @@ def test_has_options_per_task_before_training():
         loc.options(spec("action_localization", has_placement="preprocessor"))
     reid = get_task("reid")
     resolved = reid.resolve(spec("reid", has_hide_prob=0.3))
-    assert "has_hide_prob" not in str(reid.config(resolved))  # HaS options stay out of YAML
+    assert "has_hide_prob" not in str(reid.build_config(resolved))  # HaS options stay out of YAML
     with pytest.raises(ValueError, match="training transform"):
         reid.check(reid.resolve(spec("reid", has_placement="preprocessor")))
