@@ -1,6 +1,7 @@
-"""Task registry: one module per task, imported lazily (frameworks are heavy to import).
+"""Task registry: one package per task, imported lazily (frameworks are heavy to import).
 
-Each ``tasks/<name>.py`` defines ``TASK``, an instance of :class:`tasks.base.Task`.
+Each ``tasks/<name>/__init__.py`` defines ``TASK``, an instance of :class:`tasks.base.Task`
+(:class:`tasks.base.MMTask` for the OpenMMLab tasks).
 """
 
 from __future__ import annotations

@@ -31,6 +31,18 @@ def tiny_cifar10(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def build_face_dataset():
+    """``build(dataset_cfg)``: a face dataset (emotion, age/gender) from its mmpretrain config."""
+    from mmpretrain.registry import DATASETS
+    from mmpretrain.utils import register_all_modules
+
+    import tasks._faces.mm  # noqa: F401  (registers the face datasets)
+
+    register_all_modules(init_default_scope=True)
+    return DATASETS.build
+
+
 @pytest.fixture
 def one_thread():
     """Run the test with one torch thread (restored after it).

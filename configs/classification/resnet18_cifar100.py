@@ -5,7 +5,7 @@ _base_ = [
     'mmpretrain::_base_/schedules/cifar10_bs128.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['benchmark.pipelines', 'tasks.classification.data'],
+custom_imports = dict(imports=['benchmark.pipelines', 'tasks.classification.datasets'],
                       allow_failed_imports=False)
 model = dict(head=dict(num_classes=100))
 train_dataloader = dict(dataset=dict(download=False))

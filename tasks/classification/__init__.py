@@ -16,15 +16,8 @@ from typing import Any
 
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import RunSpec
-from tasks.base import (
-    IMAGE_METHODS,
-    DatasetInfo,
-    MMTask,
-    check_image_files,
-    loader_datasets,
-    require_paths,
-    set_num_classes,
-)
+from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask, loader_datasets, set_num_classes
+from tasks.classification.data import check_cifar, check_image_folders
 
 CONFIG_DIR = REPO_ROOT / "configs" / "classification"
 
@@ -42,46 +35,6 @@ FAMILY = {"cifar10": "cifar10", "cifar100": "cifar100", "cifar10-jpeg": "imagefo
           "imagenet": "imagenet"}
 INPUT_HW = {"cifar10": (32, 32), "cifar100": (32, 32), "imagefolder32": (32, 32),
             "imagenet": (224, 224)}
-CIFAR_FILES = {
-    "cifar10": ("cifar-10-batches-py", [*(f"data_batch_{i}" for i in range(1, 6)),
-                                        "test_batch", "batches.meta"]),
-    "cifar100": ("cifar-100-python", ["train", "test", "meta"]),
-}
-
-
-def _check_cifar(name: str):
-    folder, files = CIFAR_FILES[name]
-
-    def check(root: Path) -> None:
-        require_paths(
-            root, [f"{folder}/{f}" for f in files], name,
-            hint=f"Extract the official python-version archive into {root} "
-                 f"(scripts/prepare_data.sh {name}) or generate one with "
-                 f"`hasbench synth {name} --out {root}`.",
-        )
-
-    return check
-
-
-def _check_image_folders(splits: tuple[str, str], name: str):
-    def check(root: Path) -> None:
-        require_paths(root, list(splits), name,
-                      hint=f"Expected {splits[0]}/<class>/*.jpg and {splits[1]}/<class>/*.jpg.")
-        for split in splits:
-            classes = [p for p in (root / split).iterdir() if p.is_dir()]
-            if not classes:
-                raise ValueError(f"{name}: {root / split} has no class folders (<class>/*.jpg)")
-        train = sorted(p.name for p in (root / splits[0]).iterdir() if p.is_dir())
-        test = sorted(p.name for p in (root / splits[1]).iterdir() if p.is_dir())
-        if train != test:
-            raise ValueError(
-                f"{name}: class folders differ between {splits[0]}/ and {splits[1]}/ "
-                f"({sorted(set(train) ^ set(test))[:5]} ...); both splits need the same classes"
-            )
-        files = [p for split in splits for p in sorted((root / split).glob("*/*")) if p.is_file()]
-        check_image_files(files, name)
-
-    return check
 
 
 def _synth_cifar10(out: Path, seed: int) -> None:
@@ -112,21 +65,21 @@ class ClassificationTask(MMTask):
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "cifar10": DatasetInfo(
             "cifar10", "cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}",
-            _check_cifar("cifar10"), default_root="cifar10", synth=_synth_cifar10,
+            check_cifar("cifar10"), default_root="cifar10", synth=_synth_cifar10,
             prepare="Get it with scripts/prepare_data.sh cifar10.",
             default_model="resnet18-cifar", default_epochs=200),
         "cifar100": DatasetInfo(
-            "cifar100", "cifar-100-python/{train,test,meta}", _check_cifar("cifar100"),
+            "cifar100", "cifar-100-python/{train,test,meta}", check_cifar("cifar100"),
             default_root="cifar100", prepare="Get it with scripts/prepare_data.sh cifar100.",
             default_model="resnet18-cifar", default_epochs=200),
         "cifar10-jpeg": DatasetInfo(
             "cifar10-jpeg", "{train,test}/<class>/*.jpg (32x32 image folders)",
-            _check_image_folders(("train", "test"), "cifar10-jpeg"),
+            check_image_folders(("train", "test"), "cifar10-jpeg"),
             default_root="cifar10-jpeg-subset", synth=_synth_imagefolder,
             default_model="resnet18-cifar", default_epochs=200),
         "imagenet": DatasetInfo(
             "imagenet", "{train,val}/<wnid>/*.JPEG (val sorted into class folders)",
-            _check_image_folders(("train", "val"), "imagenet"), default_root="imagenet",
+            check_image_folders(("train", "val"), "imagenet"), default_root="imagenet",
             prepare="Get it with scripts/prepare_data.sh imagenet.",
             default_model="resnet50", default_epochs=100),
     })

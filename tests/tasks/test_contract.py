@@ -248,6 +248,29 @@ def _check_reid_unit(task: Any, spec: RunSpec) -> None:
     _assert_method_in_training_only(spec.method, [train], [test], set())
 
 
+MM_TASKS = [name for name in available_tasks() if isinstance(get_task(name), MMTask)]
+
+
+@pytest.mark.parametrize("task_name", MM_TASKS)
+def test_preprocessor_placement_hides_in_the_data_preprocessor_only(task_name, data_roots):
+    """``has_placement=preprocessor``: the HaS preprocessor, no HaS stage; or a clear refusal."""
+    task = get_task(task_name)
+    dataset = task.default_dataset()
+    model = task.dataset_info(dataset).default_model
+    spec = _resolved(task_name, dataset, model, "has", data_roots(task_name, dataset),
+                     has_placement="preprocessor")
+    try:
+        task.check(spec)
+    except ValueError as err:
+        assert "has_placement" in str(err), err
+        return
+    cfg, params = task.build_config(spec)
+    assert params["has_placement"] == "preprocessor"
+    assert any(p.startswith("HideAndSeek") for p in _preprocessor_types(cfg))
+    for stages in (s for loader in _stages_by_loader(cfg).values() for s in loader):
+        assert not stages & set(HIDING), f"a pipeline still hides: {sorted(stages)}"
+
+
 @pytest.mark.parametrize(("task_name", "dataset"), DATASETS, ids=["/".join(d) for d in DATASETS])
 def test_empty_data_root_names_what_is_missing(task_name, dataset, tmp_path):
     task = get_task(task_name)

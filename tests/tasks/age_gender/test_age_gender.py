@@ -21,22 +21,11 @@ TASK = get_task("age_gender")
 MALFORMED = "39_1_20170116174525125.jpg.chip.jpg"  # no race field, as in the real release
 
 
-
 @pytest.fixture(scope="module")
 def tiny_utkface(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("utkface-synth")
     write_utkface(root, seed=0, count=40)
     return root
-
-
-def _build(dataset_cfg):
-    from mmpretrain.registry import DATASETS
-    from mmpretrain.utils import register_all_modules
-
-    import tasks._faces.mm  # noqa: F401
-
-    register_all_modules(init_default_scope=True)
-    return DATASETS.build(dataset_cfg)
 
 
 def _samples(**fields):
@@ -85,7 +74,7 @@ def test_malformed_utkface_files_are_skipped_and_counted(tmp_path, tiny_utkface)
         face_data.list_utkface(only_bad)
 
 
-def test_real_utkface_2000_loads_with_a_seeded_split(shared_data):
+def test_real_utkface_2000_loads_with_a_seeded_split(shared_data, build_face_dataset):
     root = shared_data / "utkface-2000"
     if not root.is_dir():
         pytest.skip(f"{root} is absent")
@@ -106,7 +95,7 @@ def test_real_utkface_2000_loads_with_a_seeded_split(shared_data):
     cfg, _ = TASK.build_config(spec)
     facts = TASK.data_facts(spec, cfg)
     assert (facts["num_train"], facts["num_test"]) == (1600, 400)
-    dataset = _build(cfg.test_dataloader.dataset)
+    dataset = build_face_dataset(cfg.test_dataloader.dataset)
     item = dataset[0]
     assert tuple(item["inputs"].shape) == (3, 64, 64)
     assert item["data_samples"].gt_age == listing.samples[test[0]].age_years

@@ -19,22 +19,11 @@ from tasks._faces.synth import write_ckplus48, write_fer2013_csv, write_fer2013_
 TASK = get_task("emotion")
 
 
-
 @pytest.fixture(scope="module")
 def tiny_ckplus(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ckplus48-synth")
     write_ckplus48(root, seed=0, num_subjects=9)
     return root
-
-
-def _build(dataset_cfg):
-    from mmpretrain.registry import DATASETS
-    from mmpretrain.utils import register_all_modules
-
-    import tasks._faces.mm  # noqa: F401
-
-    register_all_modules(init_default_scope=True)
-    return DATASETS.build(dataset_cfg)
 
 
 # ----------------------------------------------------------------------------- names, folds
@@ -84,7 +73,7 @@ def test_fold_errors_name_the_fix():
 
 
 # ----------------------------------------------------------------------------- real CK+48
-def test_real_ckplus48_loads_with_subject_folds(shared_data):
+def test_real_ckplus48_loads_with_subject_folds(shared_data, build_face_dataset):
     root = shared_data / "ckplus48"
     if not root.is_dir():
         pytest.skip(f"{root} is absent")
@@ -101,8 +90,8 @@ def test_real_ckplus48_loads_with_subject_folds(shared_data):
     TASK.check(spec)
     cfg, _ = TASK.build_config(spec, fold=3)
     mean, std = cfg.data_preprocessor.mean[0], cfg.data_preprocessor.std[0]
-    train = _build(cfg.train_dataloader.dataset)
-    test = _build(cfg.test_dataloader.dataset)
+    train = build_face_dataset(cfg.train_dataloader.dataset)
+    test = build_face_dataset(cfg.test_dataloader.dataset)
     assert len(train) + len(test) == 981
     assert len(test) == sum(1 for s in subjects if assignment[s] == 3)
     assert train.CLASSES == listing.classes
@@ -128,13 +117,13 @@ def test_generated_ckplus48_layout(tmp_path, tiny_ckplus):
         [Path(s.path).read_bytes() for s in listing.samples[:5]]
 
 
-def test_fer2013_csv_and_folder_layouts(tmp_path):
+def test_fer2013_csv_and_folder_layouts(tmp_path, build_face_dataset):
     write_fer2013_csv(tmp_path / "csv", seed=0, per_class=(2, 1, 1))
     write_fer2013_folders(tmp_path / "folders", seed=0, per_class=(2, 1))
     assert face_data.fer2013_layout(tmp_path / "csv") == "csv"
     assert face_data.fer2013_layout(tmp_path / "folders") == "folders"
     for layout, sizes in (("csv", (14, 7, 7)), ("folders", (14, 7, 7))):
-        datasets = [_build(dict(type="FER2013Faces", data_root=str(tmp_path / layout),
+        datasets = [build_face_dataset(dict(type="FER2013Faces", data_root=str(tmp_path / layout),
                                 split=split, pipeline=[dict(type="PackInputs")]))
                     for split in ("train", "val", "test")]
         assert tuple(len(d) for d in datasets) == sizes

@@ -127,7 +127,7 @@ def test_vgg16_gap_and_resnet50_build_with_cam_heads():
     import tasks.wsol.mm  # noqa: F401
 
     for name in ("vgg16_gap_cub_224px.py", "resnet50_cub_224px.py"):
-        cfg = Config.fromfile(str(TASK_CONFIGS / name))
+        cfg = Config.fromfile(str(TASK.config_dir / name))
         cfg.model.head.num_classes = 3
         model = MODELS.build(cfg.model).eval()
         assert model.cam_method == "cam"
@@ -161,6 +161,3 @@ def test_gradcam_fallback_for_heads_that_are_not_gap_linear():
     assert 0.0 <= cams.min() and cams.max() <= 1.0
     with pytest.raises(ValueError, match="gradcam"):
         MODELS.build(model_cfg(cam_method="cam"))
-
-
-TASK_CONFIGS = __import__("tasks.wsol", fromlist=["CONFIG_DIR"]).CONFIG_DIR
