@@ -88,12 +88,12 @@ def test_informational_commands_run(capsys, command):
     ("argv", "message"),
     [
         (["--method", "has", "--has-grid-sizes", "16,x"], "--has-grid-sizes takes"),
-        (["--method", "has", "--has-grid-sizes", "16,-8"], "non-negative ints"),
+        (["--method", "has", "--has-grid-sizes", "16,-8"], "grid_sizes must be an int >= 0"),
         (["--method", "has", "--has-hide-prob", "1.5"], "has_hide_prob (--has-hide-prob)"),
         (["--method", "has", "--has-hide-prob", "half"], "--has-hide-prob takes"),
         (["--method", "baseline", "--has-hide-prob", "0.3"], "does not hide"),
         (["--method", "has-32", "--has-grid-sizes", "0,16"], "fixes the grid"),
-        (["--method", "has", "--option", "has_grid_sizes_px=[]"], "grid_sizes is empty"),
+        (["--method", "has", "--option", "has_grid_sizes_px=[]"], "must be a non-empty sequence"),
     ],
 )
 def test_bad_has_arguments_fail_before_training(capsys, tmp_path, tiny_cifar10, argv, message):
