@@ -17,7 +17,8 @@ artifacts they list) and writes, next to them:
   each as PNG and SVG (see :mod:`benchmark.reporting.figures`).
 
 Everything is ordered deterministically and formatted with fixed decimals, so regenerating
-from the same records gives byte-identical files.
+from the same records gives byte-identical files. The report is built as a list of blocks and
+written by :mod:`benchmark.reporting.document` (Markdown and HTML).
 
 Significance: Welch's two-sided t-test over seeds (``scipy.stats.ttest_ind(...,
 equal_var=False)``) between a method's ok seeds and the baseline's; ``*`` p < 0.05, ``**`` p <
