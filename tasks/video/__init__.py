@@ -26,7 +26,6 @@ draws them for several runs side by side.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,8 @@ from benchmark.methods import (
     insert_stages,
     method_for,
 )
-from tasks.base import DatasetInfo, MMTask, require_paths
+from tasks.base import DatasetInfo, MMTask
+from tasks.video.data import check_video_list, load_clip_info, num_classes_of
 
 #: (model, any dataset) -> config file.
 CONFIGS = {("i3d-tiny", None): "i3d_tiny_clips.py", ("i3d-r50", None): "i3d_r50_video_list.py",
@@ -58,44 +58,10 @@ ERASE = dict(erase_prob=0.5, min_area_ratio=0.02, max_area_ratio=0.4,
              aspect_range=(0.3, 1 / 0.3), mode="const")
 
 
-def _check_video_list(name: str):
-    def check(root: Path) -> None:
-        require_paths(root, ["train_list.txt", "val_list.txt"], name,
-                      hint="Expected <root>/{train,val}_list.txt with 'relative/path.mp4 label' "
-                           f"lines (generate clips with `hasbench synth clips --out {root}`).")
-        for split in ("train_list.txt", "val_list.txt"):
-            lines = [ln.split() for ln in (root / split).read_text().splitlines() if ln.strip()]
-            if not lines:
-                raise ValueError(f"{name}: {root / split} lists no videos")
-            bad = [ln for ln in lines if len(ln) < 2 or not ln[-1].isdigit()]
-            if bad:
-                raise ValueError(f"{name}: {root / split} has lines without 'path label': {bad[0]}")
-            missing = [ln[0] for ln in lines if not (root / ln[0]).is_file()]
-            if missing:
-                raise ValueError(f"{name}: {len(missing)} videos listed in {split} are missing "
-                                 f"under {root} (e.g. {missing[0]})")
-
-    return check
-
-
 def _synth_clips(out: Path, seed: int) -> None:
     from tasks.video.synth import write_video_clips
 
     write_video_clips(out, seed=seed)
-
-
-def num_classes_of(root: Path) -> int:
-    """1 + the largest label in the training list."""
-    labels = [int(ln.split()[-1]) for ln in (Path(root) / "train_list.txt").read_text()
-              .splitlines() if ln.strip()]
-    return max(labels) + 1
-
-
-def class_names(root: Path, count: int) -> list[str]:
-    """Names from ``classes.txt`` when present, else ``class<i>``."""
-    path = Path(root) / "classes.txt"
-    names = path.read_text().split() if path.is_file() else []
-    return names if len(names) == count else [f"class{i}" for i in range(count)]
 
 
 @dataclass
@@ -114,12 +80,12 @@ class VideoTask(MMTask):
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "clips": DatasetInfo(
             "clips", "videos/*.mp4 + {train,val}_list.txt ('path label'), mmaction2 video list",
-            _check_video_list("clips"), default_root="clips", synth=_synth_clips,
+            check_video_list("clips"), default_root="clips", synth=_synth_clips,
             prepare="Generate with `hasbench synth clips --out DIR`.",
             default_model="i3d-tiny", default_epochs=8),
         "ucf101": DatasetInfo(
             "ucf101", "videos/<class>/*.avi + {train,val}_list.txt ('path label')",
-            _check_video_list("ucf101"), default_root="ucf101",
+            check_video_list("ucf101"), default_root="ucf101",
             prepare="Download UCF101 and write mmaction2 video lists (tools/data/ucf101 in "
                     "mmaction2) as train_list.txt / val_list.txt relative to the root.",
             default_model="i3d-r50", default_epochs=100),
@@ -228,6 +194,13 @@ class VideoTask(MMTask):
         )
 
 
+def explain_clips(root: Path, models: dict[str, Any], cfg: Any, n: int = 2) -> list:
+    """Grad-CAM of the first ``n`` validation clips for each model (:mod:`tasks.video.cam`)."""
+    from tasks.video.cam import explain_clips as grad_cam_clips
+
+    return grad_cam_clips(root, models, cfg, n)
+
+
 def _write(clips, out: Path) -> dict[str, Path]:
     from tasks.video.cam import write_explanation
 
@@ -238,58 +211,6 @@ def _saliency_share(clip, label: str) -> float:
     from tasks.video.cam import saliency_in_window
 
     return saliency_in_window(clip.cams[label], clip.visible_frames)
-
-
-def load_clip_info(root: Path) -> dict[str, Any]:
-    """``clip_info.json`` of a generated clip folder (empty when absent)."""
-    path = Path(root) / "clip_info.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def explain_clips(root: Path, models: dict[str, Any], cfg: Any, n: int = 2) -> list:
-    """Grad-CAM of the first ``n`` validation clips for each model (same decoded frames).
-
-    Args:
-        root: Dataset root (video list layout).
-        models: Label -> trained mmaction2 recognizer.
-        cfg: The runs' config (its test pipeline decodes the clips).
-        n: Number of clips.
-    """
-    import torch
-    from mmaction.registry import DATASETS
-    from mmengine.registry import init_default_scope
-
-    from tasks.video.cam import ClipExplanation, as_uint8_frames, clip_grad_cam
-
-    init_default_scope("mmaction")
-    dataset_cfg = dict(cfg.test_dataloader.dataset)
-    dataset = DATASETS.build(dataset_cfg)
-    info = load_clip_info(root)
-    any_model = next(iter(models.values()))
-    preprocessor = any_model.data_preprocessor
-    names = class_names(root, int(cfg.model.cls_head.num_classes))
-    clips = []
-    for idx in range(min(n, len(dataset))):
-        item = dataset[idx]
-        batch = preprocessor({"inputs": [item["inputs"]], "data_samples": [item["data_samples"]]},
-                             training=False)
-        clip = batch["inputs"][0, 0]  # num_clips x C x T x H x W -> first clip
-        file_name = Path(dataset.get_data_info(idx)["filename"]).name
-        rel = f"videos/{file_name}"
-        label = int(item["data_samples"].gt_label.item())
-        window = info.get(rel, {}).get("visible_frames")
-        explained = ClipExplanation(
-            name=file_name, label=names[label],
-            frames=as_uint8_frames(clip, preprocessor.mean.flatten().tolist(),
-                                   preprocessor.std.flatten().tolist()),
-            visible_frames=tuple(window) if window else None)
-        for label_name, model in models.items():
-            with torch.enable_grad():
-                cam, cls = clip_grad_cam(model, clip)
-            explained.cams[label_name] = cam
-            explained.predicted[label_name] = names[cls]
-        clips.append(explained)
-    return clips
 
 
 def load_trained_model(run_dir: Path) -> tuple[Any, Any, RunSpec]:

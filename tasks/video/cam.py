@@ -9,7 +9,8 @@ map compare frames with each other. :func:`clip_grad_cam` wraps an mmaction2 rec
 Figures (:func:`write_explanation`): a PNG strip (frames, then the heatmap overlay of each
 model), an animated GIF of the overlays (PIL), and the per-frame saliency curve (the mean of
 the map in each frame: the "temporal localization map" view), with the frames where the
-action is visible shaded when the clip's annotation is known.
+action is visible shaded when the clip's annotation is known. :func:`explain_clips` computes
+them for the first validation clips of trained models.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from tasks.video.data import class_names, load_clip_info
 
 
 class RecognizerLogits(nn.Module):
@@ -231,3 +234,46 @@ def as_uint8_frames(clip: Any, mean: Sequence[float], std: Sequence[float]) -> n
     array = array * np.asarray(std, dtype=np.float32)[:, None, None, None] + np.asarray(
         mean, dtype=np.float32)[:, None, None, None]
     return np.clip(array.transpose(1, 2, 3, 0), 0, 255).astype(np.uint8)
+
+
+def explain_clips(root: Path, models: dict[str, Any], cfg: Any, n: int = 2) -> list:
+    """Grad-CAM of the first ``n`` validation clips for each model (same decoded frames).
+
+    Args:
+        root: Dataset root (video list layout).
+        models: Label -> trained mmaction2 recognizer.
+        cfg: The runs' config (its test pipeline decodes the clips).
+        n: Number of clips.
+    """
+    from mmaction.registry import DATASETS
+    from mmengine.registry import init_default_scope
+
+    init_default_scope("mmaction")
+    dataset_cfg = dict(cfg.test_dataloader.dataset)
+    dataset = DATASETS.build(dataset_cfg)
+    info = load_clip_info(root)
+    any_model = next(iter(models.values()))
+    preprocessor = any_model.data_preprocessor
+    names = class_names(root, int(cfg.model.cls_head.num_classes))
+    clips = []
+    for idx in range(min(n, len(dataset))):
+        item = dataset[idx]
+        batch = preprocessor({"inputs": [item["inputs"]], "data_samples": [item["data_samples"]]},
+                             training=False)
+        clip = batch["inputs"][0, 0]  # num_clips x C x T x H x W -> first clip
+        file_name = Path(dataset.get_data_info(idx)["filename"]).name
+        rel = f"videos/{file_name}"
+        label = int(item["data_samples"].gt_label.item())
+        window = info.get(rel, {}).get("visible_frames")
+        explained = ClipExplanation(
+            name=file_name, label=names[label],
+            frames=as_uint8_frames(clip, preprocessor.mean.flatten().tolist(),
+                                   preprocessor.std.flatten().tolist()),
+            visible_frames=tuple(window) if window else None)
+        for label_name, model in models.items():
+            with torch.enable_grad():
+                cam, cls = clip_grad_cam(model, clip)
+            explained.cams[label_name] = cam
+            explained.predicted[label_name] = names[cls]
+        clips.append(explained)
+    return clips
