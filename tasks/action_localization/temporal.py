@@ -183,17 +183,6 @@ def num_snippets_for(duration_seconds: float, fps: float, stride_frames: float) 
     return max(1, math.floor(duration_seconds * fps / stride_frames))
 
 
-def snippet_labels(video: VideoAnnotation, num_snippets: int, stride_frames: float, fps: float,
-                   num_classes: int) -> np.ndarray:
-    """Per-snippet multi-hot ground truth (T x C bool), for plots and generated features."""
-    labels = np.zeros((num_snippets, num_classes), dtype=bool)
-    for seg in video.segments:
-        start, end = seconds_to_snippets(seg.start_seconds, seg.end_seconds, stride_frames, fps,
-                                         num_snippets)
-        labels[start:end, seg.label_id] = True
-    return labels
-
-
 # --------------------------------------------------------------------------- detections
 def group_runs(mask: Sequence[bool] | np.ndarray) -> list[tuple[int, int]]:
     """Runs of consecutive True values as ``(start, end)`` index pairs, end exclusive."""

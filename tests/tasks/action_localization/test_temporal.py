@@ -83,16 +83,6 @@ def test_seconds_snippets_round_trip():
         temporal.snippets_to_seconds(0, 1, 0, 30)
 
 
-def test_snippet_labels_follow_segments():
-    video = temporal.VideoAnnotation("v", "Test", 10.0, 16.0, (
-        temporal.Segment(2, 1.0, 3.0), temporal.Segment(0, 8.5, 9.2)))
-    labels = temporal.snippet_labels(video, 10, stride_frames=16, fps=16.0, num_classes=3)
-    assert labels.shape == (10, 3)
-    assert np.flatnonzero(labels[:, 2]).tolist() == [1, 2]
-    assert np.flatnonzero(labels[:, 0]).tolist() == [8, 9]
-    assert not labels[:, 1].any()
-
-
 # --------------------------------------------------------------------------- grouping
 def test_group_runs_adjacent_single_and_empty():
     assert temporal.group_runs([0, 1, 1, 0, 1, 0, 0, 1, 1]) == [(1, 3), (4, 5), (7, 9)]
