@@ -18,8 +18,8 @@ DEMO_WORKERS ?= 2
 
 install: $(STAMP)
 
-# The venv is rebuilt when the lock file, the package metadata or the C fill changes.
-$(STAMP): requirements/lock.txt pyproject.toml benchmark/_hasfill.c
+# The venv is rebuilt when the lock file or the package metadata changes.
+$(STAMP): requirements/lock.txt pyproject.toml
 	@command -v $(PYTHON_BOOTSTRAP) >/dev/null || { echo "hasbench needs $(PYTHON_BOOTSTRAP) on PATH (set PYTHON_BOOTSTRAP=/path/to/python3.11)"; exit 1; }
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check pip==25.3

@@ -12,9 +12,7 @@ machine mostly measures waiting for a core). Two groups:
   the data loader calls it (uint8 kept with the rounded mean, the default; and
   ``keep_dtype=False``, which converts to float32 for an exact 0 after normalization). The
   other transforms return a new image (the in-place ones get a copy); the stage writes into
-  the image, as it does in the loader. Where the C fill (``benchmark/_hasfill.c``) is built,
-  the stage also runs with numpy writing the fill, as it does where it is not; the
-  ``fill_kernel`` column says which one the other cases used.
+  the image, as it does in the loader.
 - ``batch``: an N x 3 x 224 x 224 float32 tensor -- ``clone()`` and ``hide_patches_batch`` (new
   tensor, and in place as the data preprocessors run it); on a CUDA device too when there
   is one (wall time after ``torch.cuda.synchronize``; GB/s counts the batch's bytes read once
@@ -47,7 +45,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perf_common import machine_meta
 
-from benchmark import hide_and_seek as has_core
 from benchmark.engine import compat
 from benchmark.hide_and_seek import DEFAULT_GRID_SIZES, hide_patches, hide_patches_batch
 from benchmark.reporting.document import markdown_table
@@ -72,20 +69,6 @@ def cell_loop_hide(img: np.ndarray, grid_sizes=DEFAULT_GRID_SIZES, hide_prob=0.5
             if random.random() < hide_prob:
                 out[top:top + size, left:left + size, :] = fill
     return out
-
-
-def with_numpy_fill(call: Callable[[], object]) -> Callable[[], object]:
-    """``call`` with numpy writing the fill instead of the C kernel (as where it is not built).
-
-    Swapping the module attribute around the call costs ~0.1 µs.
-    """
-    def run() -> object:
-        kernel, has_core._hasfill = has_core._hasfill, None
-        try:
-            return call()
-        finally:
-            has_core._hasfill = kernel
-    return run
 
 
 def image_cases(img: np.ndarray) -> list[tuple[str, Callable[[], object]]]:
@@ -123,10 +106,6 @@ def image_cases(img: np.ndarray) -> list[tuple[str, Callable[[], object]]]:
         ("ours hide_patches, grid 16 only (HWC numpy)",
          lambda: hide_patches(img, grid_sizes=(16,), fill=MEAN_RGB, rng=rng)),
     ]
-    if has_core.fill_kernel() == "c":  # the same stage where the C fill is not built, after it
-        after = next(i for i, (name, _) in enumerate(cases) if name.startswith("ours HideAnd"))
-        cases.insert(after + 1, ("ours HideAndSeek stage, numpy fill (uint8 kept)",
-                                 with_numpy_fill(lambda: stage({"img": img}))))
     return cases
 
 

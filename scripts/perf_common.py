@@ -6,8 +6,6 @@ import os
 import platform
 from pathlib import Path
 
-from benchmark.hide_and_seek import fill_kernel
-
 
 def cpu_name() -> str:
     """The CPU model (``/proc/cpuinfo``), else what ``platform`` knows."""
@@ -21,6 +19,6 @@ def cpu_name() -> str:
 
 
 def machine_meta() -> dict[str, str | int]:
-    """CPU model, cores, machine type, Python, and HaS's fill writer, for every result row."""
+    """CPU model, cores, machine type and Python, for every result row."""
     return {"cpu": cpu_name(), "cores": os.cpu_count() or 0, "machine": platform.machine(),
-            "python": platform.python_version(), "fill_kernel": fill_kernel()}
+            "python": platform.python_version()}

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-import shutil
-import sysconfig
 
 import numpy as np
 import pytest
 import torch
 
-import benchmark.hide_and_seek as has
 from benchmark.hide_and_seek import (
     DEFAULT_GRID_SIZES,
     CellSampler,
@@ -157,7 +154,7 @@ def reference_hide(img, mask, fill):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64, np.int16])
 @pytest.mark.parametrize("shape", [(224, 224), (256, 128), (37, 61)])
-def test_fill_exact_per_channel_and_scalar(dtype, shape, fill_kernel):
+def test_fill_exact_per_channel_and_scalar(dtype, shape):
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (*shape, 3)).astype(dtype)
     for fill in (0, 77, (10, 20, 30)):
@@ -404,22 +401,11 @@ def _views(base):
     }
 
 
-@pytest.fixture(params=["c", "numpy"])
-def fill_kernel(request, monkeypatch):
-    """Run a test with each writer of the fill: the C kernel and numpy's void views."""
-    if request.param == "numpy":
-        monkeypatch.setattr(has, "_hasfill", None)
-    elif has._hasfill is None:
-        pytest.skip("the C fill (benchmark/_hasfill.c) is not built here; numpy writes instead")
-    assert has.fill_kernel() == request.param
-    return request.param
-
-
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 @pytest.mark.parametrize("view", ["contiguous", "flip_w", "flip_h", "flip_hw_bgr", "crop",
                                   "flipped_crop", "every_other_column", "chw_view", "chw_crop",
                                   "chw_bgr_flip_w"])
-def test_inplace_writes_through_any_view_exactly(dtype, view, fill_kernel):
+def test_inplace_writes_through_any_view_exactly(dtype, view):
     rng = np.random.default_rng(1)
     for grid in ((16,), (7,), (44,), (64,)):  # 64: one cell, cut by both edges
         base = rng.integers(0, 256, (45, 58, 3)).astype(dtype)
@@ -482,22 +468,6 @@ def test_cell_sampler_draws_what_sample_hidden_cells_draws():
         CellSampler()(0, 5)
 
 
-@pytest.mark.parametrize("view", ["contiguous", "flip_w", "flip_h", "flip_hw_bgr", "crop",
-                                  "flipped_crop", "chw_view", "chw_crop", "chw_bgr_flip_w",
-                                  "every_other_column"])
-def test_only_views_with_pixels_apart_take_the_per_pixel_fallback(view, monkeypatch):
-    """Flips and crops (what RandomFlip / RandomCrop hand over) are written block by block."""
-    import benchmark.hide_and_seek as has
-
-    calls = []
-    monkeypatch.setattr(has, "_fill_cells_strided", lambda *args: calls.append(args))
-    img, axis = _views(np.zeros((45, 58, 3), np.uint8))[view]
-    height, width = img.shape[1:] if axis == 0 else img.shape[:2]
-    apply_hidden_cells(img, sample_hidden_cells(height, width, (16,), 0.5, rng=0), 1,
-                       channel_axis=axis, inplace=True)
-    assert len(calls) == (view == "every_other_column")
-
-
 def _random_view(rng, dtype):
     """A writeable image view as pipelines hand them over, with its channel axis and owner."""
     height, width = (int(v) for v in rng.integers(1, 70, 2))
@@ -515,20 +485,8 @@ def _random_view(rng, dtype):
     return img.transpose(2, 0, 1), 0, owner  # channel first
 
 
-def test_c_fill_writes_what_numpy_writes_on_random_layouts(monkeypatch):
-    """Same bytes in the whole owning memory, on 300 random views, dtypes, grids and fills."""
-    if has._hasfill is None:
-        pytest.skip("the C fill (benchmark/_hasfill.c) is not built here; numpy writes instead")
-    kernel_calls = []
-
-    class Spy:  # the built kernel, counting its calls
-        @staticmethod
-        def fill_cells(*args):
-            kernel_calls.append(args)
-            return kernel.fill_cells(*args)
-
-    kernel = has._hasfill
-    monkeypatch.setattr(has, "_hasfill", Spy)
+def test_inplace_writes_exactly_the_hidden_pixels_of_random_views():
+    """Only the hidden pixels of the view change in its memory, on 300 random views."""
     rng = np.random.default_rng(7)
     for trial in range(300):
         dtype = (np.uint8, np.int16, np.float16, np.float32, np.float64)[trial % 5]
@@ -538,61 +496,13 @@ def test_c_fill_writes_what_numpy_writes_on_random_layouts(monkeypatch):
         fill = tuple(float(v) for v in rng.integers(0, 100, n_fill))
         hidden = sample_hidden_cells(height, width, (int(rng.integers(1, 80)),),
                                      float(rng.choice([0.0, 0.5, 1.0])), rng=trial)
-        owner_before = owner.copy()
-        calls_before = len(kernel_calls)
+        mask = expand_hidden_cells(hidden, height, width)
+        before, owner_before = img.copy(), owner.copy()
+        want = img.copy()
+        values = np.array(fill, dtype).reshape(-1, 1, 1) if axis == 0 else np.array(fill, dtype)
+        np.copyto(want, values, where=mask[None] if axis == 0 else
+                  mask[..., None] if img.ndim == 3 else mask)
         apply_hidden_cells(img, hidden, fill, channel_axis=axis, inplace=True)
-        # The kernel wrote it unless the view's pixels are apart (one plane of a multi-channel
-        # image: the per-pixel fallback).
-        pixels_apart = img.ndim == 2 and owner.shape[2] > 1
-        assert len(kernel_calls) - calls_before == (not pixels_apart), (trial, img.strides)
-        by_c = owner.copy()
-        owner[...] = owner_before
-        with monkeypatch.context() as patch:
-            patch.setattr(has, "_hasfill", None)
-            apply_hidden_cells(img, hidden, fill, channel_axis=axis, inplace=True)
-        assert by_c.tobytes() == owner.tobytes(), (trial, img.shape, img.strides, hidden)
-
-
-def test_c_fill_is_built_where_there_is_a_compiler():
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if has._hasfill is None and shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler ({compiler}): the C fill is not built, numpy writes instead")
-    assert has.fill_kernel() == "c", "rerun `make install`: the C fill failed to build"
-
-
-def test_c_fill_checks_its_arguments_before_writing():
-    """The kernel itself refuses layouts that reach outside the memory, and writes nothing."""
-    if has._hasfill is None:
-        pytest.skip("the C fill (benchmark/_hasfill.c) is not built here")
-    fill_cells = has._hasfill.fill_cells
-    buf = np.zeros((4, 6, 3), np.uint8)
-    cells = np.ones((2, 3), dtype=bool)
-    good = (1, 0, 4, 6, 18, 3, 3)
-    fill_cells(buf, 0, cells, 2, good, b"abc")
-    assert (buf.reshape(-1, 3) == np.frombuffer(b"abc", np.uint8)).all()
-    buf[...] = 0
-    bad = {
-        "outside": ((buf, 3, cells, 2, good, b"abc"), ValueError, "outside the buffer"),
-        "negative offset": ((buf, -1, cells, 2, good, b"abc"), ValueError, "outside"),
-        "rows too long": ((buf, 0, cells, 2, (1, 0, 4, 6, 19, 3, 3), b"abc"), ValueError,
-                          "outside"),
-        "pixels apart": ((buf, 0, cells, 2, (1, 0, 4, 6, 18, 6, 3), b"abc"), ValueError,
-                         "pixel_stride"),
-        "cells size": ((buf, 0, cells[:1], 2, good, b"abc"), ValueError, "cells need 6"),
-        "too many cells": ((buf, 0, cells, 1, (1, 0, 2**62, 6, 0, 3, 3), b"abc"), ValueError,
-                           "too many cells"),
-        "pattern size": ((buf, 0, cells, 2, good, b"ab"), ValueError, "pattern 3"),
-        "cell size": ((buf, 0, cells, 0, good, b"abc"), ValueError, "positive"),
-        "layout": ((buf, 0, cells, 2, good[:6], b"abc"), ValueError, "7 ints"),
-        "overflow": ((buf, 0, cells, 2, (1, 0, 4, 6, 2**62, 3, 3), b"abc"), ValueError,
-                     "outside"),
-        "arguments": ((buf, 0, cells, 2, good), TypeError, "6 arguments"),
-    }
-    for name, (args, error, message) in bad.items():
-        with pytest.raises(error, match=message):
-            fill_cells(*args)
-        assert not buf.any(), name
-    frozen = buf.copy()
-    frozen.flags.writeable = False
-    with pytest.raises((BufferError, TypeError, ValueError)):
-        fill_cells(frozen, 0, cells, 2, good, b"abc")
+        assert img.tobytes() == want.tobytes(), (trial, img.shape, img.strides, hidden)
+        # Every value changed in the memory is one changed in the view: nothing outside it.
+        assert (owner != owner_before).sum() == (img != before).sum()
