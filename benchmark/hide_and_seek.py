@@ -3,21 +3,17 @@
 HaS cuts a training image into square cells of ``S`` pixels (``S`` drawn per image from
 ``grid_sizes``; 0 = not hidden), hides each cell with probability ``hide_prob`` and sets its
 pixels to ``fill`` (the mean pixel: 0 after normalization). The grid starts at pixel (0, 0);
-cells cut by the right or bottom edge are smaller and hidden like the others. Video: time steps.
-Sampling (:func:`sample_hidden_cells`, :class:`CellSampler`, :func:`sample_hidden_steps`,
-:func:`sample_hide_mask_batch`) is apart from pure operations (:func:`expand_hidden_cells`,
-:func:`apply_hidden_cells`, :func:`apply_hide_mask`, :func:`apply_hidden_steps`); both:
-:func:`sample_hide_mask`, :func:`hide_patches`, :func:`hide_patches_batch`, :func:`hide_frames`.
-
-Arguments, everywhere: ``height``, ``width``, ``grid_sizes`` in pixels; ``img`` a numpy array
-or torch tensor (H, W), (H, W, C) or (C, H, W) with ``channel_axis=0``; ``fill`` a number or one
-value per channel, in the image's channel order and units (rounded for integer images; it must
-fit their range); ``rng`` a numpy Generator or RandomState, an int seed, or None for numpy's
-global state (seeded by ``np.random.seed``, as mmengine and torchreid do per data-loader
-worker). Results are new arrays/tensors of the input's type, shape, dtype and device, unless
-``inplace=True`` writes into the input. Bad arguments raise ValueError naming them. The draws,
-in order: a uniform ``u`` in [0, 1) picks ``grid_sizes[int(u * len(grid_sizes))]``, then
-(unless it is 0) ``rng.random((rows, cols)) < hide_prob`` picks the hidden cells, row-major.
+cells cut by the right or bottom edge are smaller and hidden alike. Video: whole time steps.
+Sampling (``sample_*``, :class:`CellSampler`) is apart from the pure ``expand_*``/``apply_*``;
+``hide_*`` and :func:`sample_hide_mask` do both. Throughout: ``height``, ``width`` and
+``grid_sizes`` are pixels; ``img`` is a numpy array or torch tensor (H, W), (H, W, C), or
+(C, H, W) with ``channel_axis=0``; ``fill`` is a number or one value per channel, in the image's
+channel order and units (rounded for integer images, whose range it must fit); ``rng`` is a
+numpy Generator or RandomState, an int seed, or None: numpy's global state (``np.random.seed``,
+which mmengine and torchreid call per data-loader worker). Results are new, like the input
+(type, shape, dtype, device), unless ``inplace=True``; bad arguments raise ValueError naming
+them. The draws, in order: a uniform ``u`` in [0, 1) picks ``grid_sizes[int(u * len(sizes))]``,
+then (unless it is 0) ``rng.random((rows, cols)) < hide_prob`` the hidden cells, row-major.
 """
 
 from __future__ import annotations
@@ -33,12 +29,10 @@ import torch
 DEFAULT_GRID_SIZES: tuple[int, ...] = (0, 16, 32, 44, 56)
 Array = np.ndarray | torch.Tensor
 #: The torch dtypes numpy has too (tensors of others, e.g. bfloat16, are written by torch).
-_NUMPY_OF = {t: torch.empty(0, dtype=t).numpy().dtype for t in (torch.bool, torch.uint8,
-             torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.float32,
-             torch.float64)}
+_NUMPY_OF = {t: torch.empty(0, dtype=t).numpy().dtype for t in (torch.bool, torch.uint8, torch.int8,
+             torch.int16, torch.int32, torch.int64, torch.float16, torch.float32, torch.float64)}
 #: The last immutable fill converted, found by identity (a stage passes one for every image).
 _last_fill: tuple = (None, None, None, None)  # (fill, channels, dtype, values)
-
 
 class HiddenCells(NamedTuple):
     """One image's draw: ``cells`` (bool, True = hidden) of ``grid_size_px`` pixels (0: none)."""
@@ -46,22 +40,22 @@ class HiddenCells(NamedTuple):
     grid_size_px: int
     cells: np.ndarray  # (ceil(height / grid_size_px), ceil(width / grid_size_px)), or (0, 0)
 
-
 def check_hide_prob(hide_prob: Any) -> float:
     """``hide_prob`` as a float; ValueError naming it unless it is a number in [0, 1]."""
-    if isinstance(hide_prob, bool) or not isinstance(hide_prob, numbers.Real) or not (
-            0.0 <= hide_prob <= 1.0):
+    if (type(hide_prob) is not float and (isinstance(hide_prob, bool) or not isinstance(
+            hide_prob, numbers.Real))) or not 0.0 <= hide_prob <= 1.0:
         raise ValueError(f"hide_prob must be a number in [0, 1], got {hide_prob!r}")
     return float(hide_prob)
 
-
 def check_grid_sizes(grid_sizes: Any) -> tuple[int, ...]:
     """``grid_sizes`` as a tuple; ValueError naming it unless non-empty non-negative ints."""
+    if type(grid_sizes) is tuple and grid_sizes and all(type(s) is int and s >= 0
+                                                        for s in grid_sizes):
+        return grid_sizes  # (the common case, checked fast)
     if isinstance(grid_sizes, str | bytes) or np.ndim(grid_sizes) != 1 or not len(grid_sizes):
         raise ValueError("grid_sizes must be a non-empty sequence of sizes in pixels, e.g. "
                          f"(0, 16, 32, 44, 56), got {grid_sizes!r}")
     return tuple(_int(size, "grid_sizes", 0, "pixels; 0 = not hidden") for size in grid_sizes)
-
 
 def _int(value: Any, name: str, low: int, unit: str) -> int:
     if type(value) is not int or value < low:  # (plain ints pass fast)
@@ -69,26 +63,25 @@ def _int(value: Any, name: str, low: int, unit: str) -> int:
             raise ValueError(f"{name} must be an int >= {low} ({unit}), got {value!r}")
     return int(value)
 
-
 def _uniform(rng: Any) -> Any:
     """``rng``'s draws: ``f()`` a float in [0, 1), ``f(shape)`` an array of them."""
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng)).random
-    if rng is not None and not isinstance(rng, np.random.Generator | np.random.RandomState):
+    if rng is None or isinstance(rng, np.random.RandomState):
+        return (rng or np.random).random  # None: numpy's global state, read at each call
+    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral | np.random.Generator):
         raise ValueError("rng must be a numpy Generator or RandomState, an int seed or None "
                          f"(numpy's global state), got {type(rng).__name__}")
-    return np.random.random if rng is None else rng.random
+    return np.random.default_rng(rng).random  # a Generator is used as it is
 
-
-def _axes(img: Any, channel_axis: Any) -> tuple[int, int, int | None]:
-    """(height axis, width axis, channel axis or None) of ``img``."""
+def _image(img: Any, channel_axis: Any, fill: Any) -> tuple[int, int, int | None, np.ndarray]:
+    """(height, width, channel axis or None, fill values) of ``img``."""
     if not isinstance(img, (np.ndarray, torch.Tensor)) or img.ndim not in (2, 3) or (
             img.ndim == 3 and channel_axis not in (-1, 2, 0, -3)):
         raise ValueError("img must be a numpy array or torch tensor (H, W), (H, W, C) with "
                          "channel_axis=-1 or (C, H, W) with channel_axis=0, got "
                          f"{getattr(img, 'shape', type(img).__name__)}, {channel_axis=}")
-    return (0, 1, None) if img.ndim == 2 else (0, 1, 2) if channel_axis in (-1, 2) else (1, 2, 0)
-
+    c_axis = None if img.ndim == 2 else 2 if channel_axis in (-1, 2) else 0
+    n_channels = None if c_axis is None else img.shape[c_axis]
+    return *img.shape[int(c_axis == 0):][:2], c_axis, _fill_values(fill, n_channels, img.dtype)
 
 def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
     """``fill`` in ``dtype``: shape () for one number, (C,) per channel; rounded for integers."""
@@ -110,18 +103,13 @@ def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
         _last_fill = (fill, n_channels, dtype, values)
     return values
 
-
 def sample_hidden_cells(height: int, width: int, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
                         hide_prob: float = 0.5, rng: Any = None) -> HiddenCells:
     """Draw a grid size and which of its cells are hidden, for one image."""
     return CellSampler(grid_sizes, hide_prob, rng)(height, width)
 
-
 class CellSampler:
-    """``CellSampler(grid_sizes, hide_prob, rng)(height, width)``: :func:`sample_hidden_cells`.
-
-    Its arguments are checked once; with ``rng`` None, numpy's global state is read per call.
-    """
+    """:func:`sample_hidden_cells` for many images (``sampler(height, width)``), checked once."""
 
     def __init__(self, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES, hide_prob: float = 0.5,
                  rng: Any = None):
@@ -137,32 +125,25 @@ class CellSampler:
         rows_cols = (-(-height // size), -(-width // size))
         return HiddenCells(size, self._uniform(rows_cols) < self.hide_prob)
 
-
 def sample_hide_mask(height: int, width: int, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
                      hide_prob: float = 0.5, rng: Any = None) -> np.ndarray:
     """Draw a HaS mask: bool (height, width), True = hidden."""
     hidden = sample_hidden_cells(height, width, grid_sizes, hide_prob, rng)
     return expand_hidden_cells(hidden, height, width)
 
-
 def sample_hidden_steps(length: int, hide_prob: float = 0.5, rng: Any = None,
                         segment_len: int = 1) -> np.ndarray:
-    """Draw which of ``length`` time steps are hidden: bool (length,), True = hidden.
+    """Draw hidden time steps, bool (length,), as segments of ``segment_len`` from step 0.
 
-    Segments of ``segment_len`` steps from step 0 (the last may be shorter) are hidden
-    independently, drawn as ``rng.random(number of segments) < hide_prob``.
+    The segments (the last may be shorter) are drawn as ``rng.random(n) < hide_prob``.
     """
     length, seg = _int(length, "length", 0, "time steps"), _int(segment_len, "segment_len", 1,
                                                                  "time steps")
     return np.repeat(_uniform(rng)(-(-length // seg)) < check_hide_prob(hide_prob), seg)[:length]
 
-
 def _batch_cells(n: Any, height: Any, width: Any, grid_sizes: Any, hide_prob: Any,
                  generator: Any, device: Any) -> tuple[list[int], torch.Tensor]:
-    """Per sample a grid size (``torch.randint``), then cells (``torch.rand``) on ``device``.
-
-    The cells are drawn for the smallest size; a larger size uses their top-left part.
-    """
+    """Per sample a grid size (``torch.randint``), then cells for the smallest (``torch.rand``)."""
     n, height = _int(n, "n", 0, "batch size"), _int(height, "height", 1, "pixels")
     sizes, width = check_grid_sizes(grid_sizes), _int(width, "width", 1, "pixels")
     hide_prob = check_hide_prob(hide_prob)
@@ -173,12 +154,11 @@ def _batch_cells(n: Any, height: Any, width: Any, grid_sizes: Any, hide_prob: An
     return [sizes[i] for i in drawn], torch.rand(shape, generator=generator,
                                                  device=device) < hide_prob
 
-
 def sample_hide_mask_batch(n: int, height: int, width: int,
                            grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES, hide_prob: float = 0.5,
                            generator: torch.Generator | None = None,
                            device: torch.device | str | None = None) -> torch.Tensor:
-    """Draw a HaS mask per sample with torch (``generator`` on ``device``): bool (n, H, W)."""
+    """Draw a mask per sample, bool (n, H, W), with torch (``generator`` on ``device``)."""
     sizes, cells = _batch_cells(n, height, width, grid_sizes, hide_prob, generator, device)
     size = torch.tensor(sizes, dtype=torch.long, device=device)[:, None, None]
     cells[size[:, 0, 0] == 0] = False  # and read at cell 0 only: their step is the whole image
@@ -187,7 +167,6 @@ def sample_hide_mask_batch(n: int, height: int, width: int,
     return cells[torch.arange(len(sizes), device=device)[:, None, None],
                  px[None, :height, None] // step, px[None, None, :width] // step]
 
-
 def expand_hidden_cells(hidden: HiddenCells, height: int, width: int) -> np.ndarray:
     """The per-pixel mask of drawn cells: bool (height, width), True = hidden."""
     size, cells = _checked(hidden, height, width)
@@ -195,13 +174,11 @@ def expand_hidden_cells(hidden: HiddenCells, height: int, width: int) -> np.ndar
         return np.zeros((height, width), dtype=bool)
     return np.repeat(np.repeat(cells, size, axis=0)[:height], size, axis=1)[:, :width]
 
-
 def _checked(hidden: HiddenCells, height: int, width: int) -> HiddenCells:
     if hidden[0] and hidden[1].shape != (-(-height // hidden[0]), -(-width // hidden[0])):
         raise ValueError(f"hidden cells of shape {hidden[1].shape} (grid {hidden[0]} px) do not "
                          f"fit a {height}x{width} image; sample them for this image size")
     return hidden
-
 
 def _blocks(n_px: int, size: int) -> list[tuple[slice, int, int, int]]:
     """Equal cells along an axis: (their cells, first pixel, number, pixels each)."""
@@ -209,16 +186,13 @@ def _blocks(n_px: int, size: int) -> list[tuple[slice, int, int, int]]:
     return [(slice(0, full), 0, full, size)] * (full > 0) + [
         (slice(full, full + 1), full * size, 1, rest)] * (rest > 0)
 
-
 def _fill_cells(img: np.ndarray, hidden: HiddenCells, values: np.ndarray, c_axis: Any) -> None:
     """Write ``values`` into the hidden cells of ``img`` itself (any writeable view).
 
-    ``img`` is seen as (planes, H, W, values per pixel): (1, H, W, C) or (C, H, W, 1). Its cells
-    form at most four blocks of equal cells (full ones; cut by the bottom, the right, both
-    edges), each viewed in memory order (flipped views read forwards) as (cell rows, cell cols,
-    planes, pixel rows) of units of one cell's pixel row (a void of its bytes) and written by
-    one assignment indexed by the cells. Where that row is not one run of memory (pixels
-    apart), a masked copy writes the same bytes instead.
+    ``img``, seen as (planes, H, W, values per pixel), is cut into blocks of equal cells (full;
+    cut by an edge), each viewed in memory order as (cell rows, cell cols, planes, pixel rows)
+    of one cell's pixel row (a void of its bytes) and written by one assignment indexed by the
+    cells; where that row is not one run of memory (pixels apart), by a masked copy.
     """
     size, cells = hidden
     planes = img[..., None] if c_axis == 0 else img[None] if c_axis else img[None, ..., None]
@@ -240,14 +214,11 @@ def _fill_cells(img: np.ndarray, hidden: HiddenCells, values: np.ndarray, c_axis
         np.copyto(planes, values.reshape(-1, 1, 1, 1) if c_axis == 0 and values.ndim else values,
                   where=mask)
 
-
 def apply_hidden_cells(img: Array, hidden: HiddenCells, fill: Any = 0, channel_axis: int = -1,
                        inplace: bool = False) -> Array:
     """Set the pixels of the ``hidden`` cells to ``fill`` (``inplace``: in ``img``, views too)."""
-    h_axis, w_axis, c_axis = _axes(img, channel_axis)
-    height, width = img.shape[h_axis], img.shape[w_axis]
+    height, width, c_axis, values = _image(img, channel_axis, fill)
     size = _checked(hidden, height, width).grid_size_px
-    values = _fill_values(fill, None if c_axis is None else img.shape[c_axis], img.dtype)
     if isinstance(img, torch.Tensor) and (img.device.type != "cpu" or img.dtype not in _NUMPY_OF):
         out = apply_hide_mask(img, expand_hidden_cells(hidden, height, width), fill, channel_axis)
         return img.copy_(out) if inplace else out
@@ -260,52 +231,43 @@ def apply_hidden_cells(img: Array, hidden: HiddenCells, fill: Any = 0, channel_a
                     c_axis)
     return out
 
-
 def apply_hide_mask(img: Array, mask: Any, fill: Any = 0, channel_axis: int = -1) -> Array:
     """Set the pixels of ``img`` where ``mask`` (bool (H, W)) is True to ``fill``."""
-    h_axis, w_axis, c_axis = _axes(img, channel_axis)
-    if tuple(mask.shape) != (img.shape[h_axis], img.shape[w_axis]) or mask.dtype not in (
-            np.bool_, torch.bool):
-        raise ValueError(f"mask must be bool (H, W) to match img {tuple(img.shape)}, got "
-                         f"{mask.dtype} {tuple(mask.shape)}")
-    values = _fill_values(fill, None if c_axis is None else img.shape[c_axis], img.dtype)
+    height, width, c_axis, values = _image(img, channel_axis, fill)
+    if tuple(mask.shape) != (height, width) or mask.dtype not in (np.bool_, torch.bool):
+        raise ValueError(f"mask must be bool ({height}, {width}), got {mask.dtype} "
+                         f"{tuple(mask.shape)}")
     values = values.reshape(-1, 1, 1) if c_axis == 0 and values.ndim else values
     if isinstance(img, torch.Tensor):
         mask = torch.as_tensor(mask, device=img.device)
-        return torch.where(mask[..., None] if c_axis == 2 else mask,
-                           torch.as_tensor(values).to(img), img)
+        return torch.where(mask[..., None] if c_axis == 2 else mask, torch.as_tensor(values).to(
+            img), img)
     mask = mask.cpu().numpy() if isinstance(mask, torch.Tensor) else mask
-    return np.where(mask[..., None] if c_axis == 2 else mask, values, img).astype(img.dtype)
-
+    return np.where(mask[..., None] if c_axis == 2 else mask, values, img)
 
 def apply_hidden_steps(seq: Array, hidden: Any, fill: Any = 0.0, time_axis: int = 0) -> Array:
     """Set the time steps of ``seq`` where ``hidden`` (bool (T,)) is True to ``fill``.
 
-    ``fill``: a number or an array broadcasting to one time step (e.g. per channel of (T, H, W,
-    C) frames), rounded and range-checked like an image's.
+    ``fill``: a number or an array broadcasting to one time step, rounded like an image's.
     """
     time_axis = _check_seq(seq, time_axis)
     hidden = np.asarray(hidden.cpu() if isinstance(hidden, torch.Tensor) else hidden)
     if hidden.shape != (seq.shape[time_axis],) or hidden.dtype != bool:
         raise ValueError(f"hidden must be bool ({seq.shape[time_axis]},), got {hidden.dtype} "
                          f"{hidden.shape}")
-    step = seq.shape[:time_axis] + seq.shape[time_axis + 1:]
+    step = tuple(seq.shape[:time_axis] + seq.shape[time_axis + 1:])
     values = np.asarray(fill.cpu() if isinstance(fill, torch.Tensor) else fill)
-    if values.dtype.kind not in "biuf" or values.ndim > len(step) or any(
-            a not in (1, b) for a, b in zip(values.shape[::-1], step[::-1], strict=False)):
-        raise ValueError(f"fill of shape {values.shape} does not broadcast to one time step "
-                         f"{tuple(step)}")
-    if values.size:
-        values = _fill_values(values.reshape(-1), values.size, seq.dtype).reshape(values.shape)
+    if values.ndim > len(step) or any(a not in (1, b) for a, b in zip(
+            values.shape[::-1], step[::-1], strict=False)):
+        raise ValueError(f"fill of shape {values.shape} does not broadcast to a time step {step}")
+    values = _fill_values(values.reshape(-1), values.size, seq.dtype).reshape(values.shape)
     if isinstance(seq, torch.Tensor):
-        out = seq.clone()
-        out.movedim(time_axis, 0)[torch.as_tensor(hidden).to(seq.device)] = torch.as_tensor(
-            values).to(seq)
-        return out
-    out = seq.copy()
-    np.moveaxis(out, time_axis, 0)[hidden] = values
+        out, hidden, values = seq.clone(), torch.as_tensor(hidden), torch.as_tensor(values)
+        out.movedim(time_axis, 0)[hidden.to(seq.device)] = values.to(seq)
+    else:
+        out = seq.copy()
+        np.moveaxis(out, time_axis, 0)[hidden] = values
     return out
-
 
 def _check_seq(seq: Any, time_axis: Any) -> int:
     if not isinstance(seq, np.ndarray | torch.Tensor):
@@ -316,24 +278,21 @@ def _check_seq(seq: Any, time_axis: Any) -> int:
         raise ValueError(f"time_axis {time_axis!r} is not an axis of seq {tuple(seq.shape)}")
     return int(time_axis) % seq.ndim
 
-
 def hide_patches(img: Array, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
                  hide_prob: float = 0.5, fill: Any = 0, rng: Any = None,
                  channel_axis: int = -1) -> Array:
     """Hide-and-Seek one image: hide random grid cells in a copy of ``img``."""
-    h_axis, w_axis, _ = _axes(img, channel_axis)
-    hidden = sample_hidden_cells(img.shape[h_axis], img.shape[w_axis], grid_sizes, hide_prob, rng)
+    height, width, _, _ = _image(img, channel_axis, fill)
+    hidden = sample_hidden_cells(height, width, grid_sizes, hide_prob, rng)
     return apply_hidden_cells(img, hidden, fill, channel_axis)
-
 
 def hide_patches_batch(x: torch.Tensor, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
                        hide_prob: float = 0.5, fill: Any = 0.0,
                        generator: torch.Generator | None = None,
                        inplace: bool = False) -> torch.Tensor:
-    """Hide-and-Seek an N x C x H x W batch ``x``, drawn as by :func:`sample_hide_mask_batch`.
+    """Hide-and-Seek an N x C x H x W batch, drawn as by :func:`sample_hide_mask_batch`.
 
-    ``generator``: a torch Generator on ``x``'s device, or None for torch's global one.
-    ``inplace=True`` writes into ``x`` (no second batch in memory) and returns it.
+    ``generator`` is on ``x``'s device; ``inplace=True`` writes into ``x`` (no second batch).
     """
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         raise ValueError(f"x must be an N x C x H x W torch tensor, got "
@@ -345,8 +304,7 @@ def hide_patches_batch(x: torch.Tensor, grid_sizes: Sequence[int] = DEFAULT_GRID
                                       x.device)[:, None]
         if inplace and not values.ndim:
             return x.masked_fill_(mask, values.item())
-        out = torch.where(mask, torch.as_tensor(values.reshape(-1, 1, 1) if values.ndim else
-                                                values).to(x), x)
+        out = torch.where(mask, torch.as_tensor(values.reshape(-1, 1, 1)).to(x), x)
         return x.copy_(out) if inplace else out
     sizes, cells = _batch_cells(n, height, width, grid_sizes, hide_prob, generator, "cpu")
     out = x if inplace else x.clone()
@@ -356,13 +314,9 @@ def hide_patches_batch(x: torch.Tensor, grid_sizes: Sequence[int] = DEFAULT_GRID
             _fill_cells(image, hidden, values, 0)
     return out
 
-
 def hide_frames(seq: Array, hide_prob: float = 0.5, fill: Any = 0.0, rng: Any = None,
                 time_axis: int = 0, segment_len: int = 1) -> Array:
-    """Hide-and-Seek along time: hide whole time steps (see :func:`sample_hidden_steps`).
-
-    ``seq``: e.g. (T, H, W, C) frames or (T, D) features; ``fill`` as in apply_hidden_steps.
-    """
+    """Hide-and-Seek along time: hide whole time steps (:func:`sample_hidden_steps`) of ``seq``."""
     time_axis = _check_seq(seq, time_axis)
     hidden = sample_hidden_steps(seq.shape[time_axis], hide_prob, rng, segment_len)
     return apply_hidden_steps(seq, hidden, fill, time_axis)

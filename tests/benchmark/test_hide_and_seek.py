@@ -506,3 +506,52 @@ def test_inplace_writes_exactly_the_hidden_pixels_of_random_views():
         assert img.tobytes() == want.tobytes(), (trial, img.shape, img.strides, hidden)
         # Every value changed in the memory is one changed in the view: nothing outside it.
         assert (owner != owner_before).sum() == (img != before).sum()
+
+
+# ----------------------------------------------------------------------------- draw order
+
+
+def test_draw_order_is_pinned_for_every_rng_kind():
+    """Same seed, same cells: one uniform picks the size, then one per cell (row-major)."""
+    sizes = (0, 8, 13)
+    for make in (np.random.default_rng, np.random.RandomState):
+        ours, ref = make(5), make(5)
+        sampler = CellSampler(sizes, 0.4, rng=ours)
+        for height, width in [(40, 40), (37, 61), (5, 9)] * 5:
+            got = sampler(height, width)
+            size = sizes[int(ref.random() * len(sizes))]
+            assert got.grid_size_px == size
+            if size:
+                want = ref.random((math.ceil(height / size), math.ceil(width / size))) < 0.4
+                np.testing.assert_array_equal(got.cells, want)
+    np.random.seed(3)  # numpy's global state, as mmengine and torchreid seed it
+    got = [sample_hidden_cells(30, 50, (4, 9), 0.5) for _ in range(5)]
+    np.random.seed(3)
+    for hidden in got:
+        size = (4, 9)[int(np.random.random() * 2)]
+        assert hidden.grid_size_px == size
+        np.testing.assert_array_equal(
+            hidden.cells, np.random.random((math.ceil(30 / size), math.ceil(50 / size))) < 0.5)
+
+
+def test_batch_draw_order_is_pinned_and_the_batch_hides_that_mask():
+    """torch.randint picks each sample's size, then torch.rand the cells of the smallest."""
+    mask = sample_hide_mask_batch(6, 37, 61, (0, 8, 16), 0.5,
+                                  generator=torch.Generator().manual_seed(4))
+    ref = torch.Generator().manual_seed(4)
+    sizes = torch.tensor((0, 8, 16))[torch.randint(3, (6,), generator=ref)].tolist()
+    cells = (torch.rand((6, 5, 8), generator=ref) < 0.5).numpy()
+    assert 0 in sizes and 16 in sizes
+    for i, size in enumerate(sizes):
+        want = (np.repeat(np.repeat(cells[i], size, 0), size, 1)[:37, :61] if size
+                else np.zeros((37, 61), bool))
+        np.testing.assert_array_equal(mask[i].numpy(), want)
+    x = torch.rand(6, 3, 37, 61)
+    fill = torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1)
+    out = hide_patches_batch(x, (0, 8, 16), 0.5, fill=(1, 2, 3),
+                             generator=torch.Generator().manual_seed(4))
+    assert torch.equal(out, torch.where(mask[:, None], fill, x))
+    inplace = x.clone()
+    assert hide_patches_batch(inplace, (0, 8, 16), 0.5, fill=(1, 2, 3), inplace=True,
+                              generator=torch.Generator().manual_seed(4)) is inplace
+    assert torch.equal(inplace, out)
