@@ -275,9 +275,17 @@ class MMTask(Task):
         )
 
 
-def loader_datasets(cfg: Any) -> list[tuple[str, Any]]:
-    """(loader name, dataset config) of each of :data:`MM_LOADERS` of an OpenMMLab config."""
-    return [(loader, cfg[loader]["dataset"]) for loader in MM_LOADERS]
+def loader_datasets(cfg: Any, data_root: str | None = None) -> list[tuple[str, Any]]:
+    """(loader name, dataset config) of each of :data:`MM_LOADERS` of an OpenMMLab config.
+
+    With ``data_root``, each of those datasets is first pointed at it (``data_root`` key);
+    what else a task sets per loader it sets on the pairs returned.
+    """
+    pairs = [(loader, cfg[loader]["dataset"]) for loader in MM_LOADERS]
+    if data_root is not None:
+        for _, dataset in pairs:
+            dataset["data_root"] = data_root
+    return pairs
 
 
 def set_num_classes(cfg: Any, count: int) -> None:

@@ -158,8 +158,8 @@ class AgeGenderTask(MMTask):
         train, test = listing_for(spec, "train"), listing_for(spec, "test")
         ages = [s.age_years for s in train.samples]
         image_px = int(options.get("image_px", DEFAULT_IMAGE_PX))
-        for _, dataset in loader_datasets(cfg):
-            dataset.update(data_root=spec.data_root, source=SOURCES[spec.dataset],
+        for _, dataset in loader_datasets(cfg, spec.data_root):
+            dataset.update(source=SOURCES[spec.dataset],
                            split_seed=int(options.get("split_seed", 0)),
                            test_fraction=float(options.get("test_fraction", 0.2)),
                            age_target=options.get("age_target", "real"),

@@ -92,8 +92,7 @@ class ClassificationTask(MMTask):
         """The mmengine Config for a resolved spec, method inserted."""
         family = FAMILY[spec.dataset]
         cfg = self.load_config(spec)
-        for loader, dataset in loader_datasets(cfg):
-            dataset["data_root"] = spec.data_root
+        for loader, dataset in loader_datasets(cfg, spec.data_root):
             if family == "cifar10" and spec.synthetic:
                 dataset["type"] = "CIFAR10Unverified"
             if family == "imagenet":

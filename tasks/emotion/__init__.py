@@ -149,8 +149,7 @@ class EmotionTask(MMTask):
                                           "train")
         else:
             train = face_data.list_fer2013(Path(spec.data_root), "train")
-        for _, dataset in loader_datasets(cfg):
-            dataset["data_root"] = spec.data_root
+        for _, dataset in loader_datasets(cfg, spec.data_root):
             if spec.dataset == "ckplus48":
                 dataset.update(fold=fold, num_folds=num_folds, fold_seed=fold_seed)
         set_num_classes(cfg, len(train.classes))

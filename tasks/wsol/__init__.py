@@ -131,8 +131,7 @@ class WSOLTask(MMTask):
     def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
         """The mmengine Config for a resolved spec (data root, classes), method inserted."""
         cfg = self.load_config(spec)
-        for _, dataset in loader_datasets(cfg):
-            dataset["data_root"] = spec.data_root
+        loader_datasets(cfg, spec.data_root)
         set_num_classes(cfg, num_classes(spec.dataset, spec.data_root))
         batch = spec.option_dict.get("eval_batch_size")
         if batch:

@@ -10,7 +10,7 @@ registry declares must pass, so a new task, dataset, model or method is checked 
 - the method's stage (``HideAndSeek`` / ``HideAndSeekFrames`` or the HaS data preprocessor,
   random erasing or its framework counterpart) is in the training pipeline only, never in
   the validation or test pipelines, and the baseline has none;
-- an empty data root gives the layout error (``ValueError``) naming what is missing.
+- a missing or empty data root gives the layout error (``ValueError``) naming what is missing.
 
 The data roots are generated once per dataset (``DatasetInfo.synth``); datasets that cannot
 be generated get a stand-in holding only what the layout check and the config build read.
@@ -267,12 +267,13 @@ def test_preprocessor_placement_hides_in_the_data_preprocessor_only(task_name, d
 
 
 @pytest.mark.parametrize(("task_name", "dataset"), DATASETS, ids=["/".join(d) for d in DATASETS])
-def test_empty_data_root_names_what_is_missing(task_name, dataset, tmp_path):
+def test_missing_or_empty_data_root_names_what_is_missing(task_name, dataset, tmp_path):
     task = get_task(task_name)
-    spec = task.resolve(RunSpec(task_name, dataset=dataset, data_root=str(tmp_path)))
-    with pytest.raises(ValueError) as caught:
-        task.check(spec)
-    message = str(caught.value)
-    assert str(tmp_path) in message, f"the error does not say where it looked: {message}"
-    assert "missing" in message or "not found" in message or " no " in message, (
-        f"the error does not say what is missing: {message}")
+    for root, says in ((tmp_path / "absent", ("does not exist",)),
+                       (tmp_path, ("missing", "not found", " no "))):
+        spec = task.resolve(RunSpec(task_name, dataset=dataset, data_root=str(root)))
+        with pytest.raises(ValueError) as caught:
+            task.check(spec)
+        message = str(caught.value)
+        assert str(root) in message, f"the error does not say where it looked: {message}"
+        assert any(s in message for s in says), f"the error does not say what is missing: {message}"
