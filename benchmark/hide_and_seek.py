@@ -65,12 +65,12 @@ def _int(value: Any, name: str, low: int, unit: str) -> int:
 
 def _uniform(rng: Any) -> Any:
     """``rng``'s draws: ``f()`` a float in [0, 1), ``f(shape)`` an array of them."""
-    if rng is None or isinstance(rng, np.random.RandomState):
+    if rng is None or isinstance(rng, np.random.RandomState | np.random.Generator):
         return (rng or np.random).random  # None: numpy's global state, read at each call
     if isinstance(rng, bool) or not isinstance(rng, numbers.Integral | np.random.Generator):
         raise ValueError("rng must be a numpy Generator or RandomState, an int seed or None "
                          f"(numpy's global state), got {type(rng).__name__}")
-    return np.random.default_rng(rng).random  # a Generator is used as it is
+    return np.random.default_rng(rng).random
 
 def _image(img: Any, channel_axis: Any, fill: Any) -> tuple[int, int, int | None, np.ndarray]:
     """(height, width, channel axis or None, fill values) of ``img``."""
@@ -197,6 +197,7 @@ def _fill_cells(img: np.ndarray, hidden: HiddenCells, values: np.ndarray, c_axis
     size, cells = hidden
     planes = img[..., None] if c_axis == 0 else img[None] if c_axis else img[None, ..., None]
     ys, xs, cs = (-1 if stride < 0 else 1 for stride in planes.strides[1:])  # memory order
+    flipped = min(ys, xs, cs) < 0
     pixels = ([v.tobytes() for v in values] if values.ndim else [values.tobytes()] * len(img)) \
         if c_axis == 0 else [values[::cs].tobytes() if values.ndim else
                              values.tobytes() * planes.shape[3]]  # the fill's bytes per plane
@@ -206,7 +207,8 @@ def _fill_cells(img: np.ndarray, hidden: HiddenCells, values: np.ndarray, c_axis
     try:
         for rows, y0, n_rows, h in _blocks(planes.shape[1], size):
             for cols, x0, n_cols, w, run in col_blocks:
-                block = planes[:, y0:y0 + n_rows * h, x0:x0 + n_cols * w][:, ::ys, ::xs, ::cs]
+                block = planes[:, y0:y0 + n_rows * h, x0:x0 + n_cols * w]
+                block = block[:, ::ys, ::xs, ::cs] if flipped else block
                 block = block.reshape(len(pixels), n_rows, h, n_cols, -1, copy=False)
                 block.view(run.dtype).transpose(1, 3, 0, 2, 4)[cells[rows, cols][::ys, ::xs]] = run
     except ValueError:  # a cell's pixel row is not one run of memory
