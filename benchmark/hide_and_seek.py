@@ -196,8 +196,8 @@ def _fill_cells(img: np.ndarray, hidden: HiddenCells, values: np.ndarray, c_axis
     """
     size, cells = hidden
     planes = img[..., None] if c_axis == 0 else img[None] if c_axis else img[None, ..., None]
-    ys, xs, cs = (-1 if stride < 0 else 1 for stride in planes.strides[1:])  # memory order
-    flipped = min(ys, xs, cs) < 0
+    ys, xs, cs = [-1 if stride < 0 else 1 for stride in planes.strides[1:]]  # memory order
+    flipped = ys < 0 or xs < 0 or cs < 0
     pixels = ([v.tobytes() for v in values] if values.ndim else [values.tobytes()] * len(img)) \
         if c_axis == 0 else [values[::cs].tobytes() if values.ndim else
                              values.tobytes() * planes.shape[3]]  # the fill's bytes per plane
@@ -210,7 +210,8 @@ def _fill_cells(img: np.ndarray, hidden: HiddenCells, values: np.ndarray, c_axis
                 block = planes[:, y0:y0 + n_rows * h, x0:x0 + n_cols * w]
                 block = block[:, ::ys, ::xs, ::cs] if flipped else block
                 block = block.reshape(len(pixels), n_rows, h, n_cols, -1, copy=False)
-                block.view(run.dtype).transpose(1, 3, 0, 2, 4)[cells[rows, cols][::ys, ::xs]] = run
+                hidden_here = cells[rows, cols][::ys, ::xs] if flipped else cells[rows, cols]
+                block.view(run.dtype).transpose(1, 3, 0, 2, 4)[hidden_here] = run
     except ValueError:  # a cell's pixel row is not one run of memory
         mask = expand_hidden_cells(hidden, *planes.shape[1:3])[None, :, :, None]
         np.copyto(planes, values.reshape(-1, 1, 1, 1) if c_axis == 0 and values.ndim else values,
