@@ -3,17 +3,20 @@
 HaS cuts a training image into square cells of ``S`` pixels (``S`` drawn per image from
 ``grid_sizes``; 0 = not hidden), hides each cell with probability ``hide_prob`` and sets its
 pixels to ``fill`` (the mean pixel: 0 after normalization). The grid starts at pixel (0, 0);
-cells cut by the right or bottom edge are smaller and hidden alike. Video: whole time steps.
-Sampling (``sample_*``, :class:`CellSampler`) is apart from the pure ``expand_*``/``apply_*``;
-``hide_*`` and :func:`sample_hide_mask` do both. Throughout: ``height``, ``width`` and
-``grid_sizes`` are pixels; ``img`` is a numpy array or torch tensor (H, W), (H, W, C), or
-(C, H, W) with ``channel_axis=0``; ``fill`` is a number or one value per channel, in the image's
-channel order and units (rounded for integer images, whose range it must fit); ``rng`` is a
-numpy Generator or RandomState, an int seed, or None: numpy's global state (``np.random.seed``,
-which mmengine and torchreid call per data-loader worker). Results are new, like the input
-(type, shape, dtype, device), unless ``inplace=True``; bad arguments raise ValueError naming
-them. The draws, in order: a uniform ``u`` in [0, 1) picks ``grid_sizes[int(u * len(sizes))]``,
-then (unless it is 0) ``rng.random((rows, cols)) < hide_prob`` the hidden cells, row-major.
+cells cut by the right or bottom edge are smaller and hidden alike. For video it hides whole
+time steps. Sampling (``sample_*``, :class:`CellSampler`) is apart from the pure operations
+(``expand_*``, ``apply_*``); ``hide_*`` do both.
+
+Conventions: ``height``, ``width`` and ``grid_sizes`` are pixels. ``img`` is a numpy array or
+a torch tensor, (H, W), (H, W, C) or, with ``channel_axis=0``, (C, H, W). ``fill`` is a number
+or one value per channel, in the image's channel order and units (rounded for integer images,
+whose range it must fit). ``rng`` is a numpy Generator or RandomState, an int seed, or None for
+numpy's global state (which ``np.random.seed`` sets: mmengine and torchreid seed it per data
+worker). Results are new arrays like the input (type, shape, dtype, device) unless
+``inplace=True``. Bad arguments raise ValueError naming them.
+
+The draws, in order: a uniform ``u`` in [0, 1) picks ``grid_sizes[int(u * len(grid_sizes))]``;
+then, unless that is 0, ``rng.random((rows, cols)) < hide_prob`` picks the hidden cells.
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ import torch
 
 #: The paper's grid sizes in pixels (for 224x224 inputs); 0 = the image is not hidden.
 DEFAULT_GRID_SIZES: tuple[int, ...] = (0, 16, 32, 44, 56)
+
 Array = np.ndarray | torch.Tensor
-#: The torch dtypes numpy has too (tensors of others, e.g. bfloat16, are written by torch).
-_NUMPY_OF = {t: torch.empty(0, dtype=t).numpy().dtype for t in (torch.bool, torch.uint8, torch.int8,
-             torch.int16, torch.int32, torch.int64, torch.float16, torch.float32, torch.float64)}
-#: The last immutable fill converted, found by identity (a stage passes one for every image).
-_last_fill: tuple = (None, None, None, None)  # (fill, channels, dtype, values)
+#: Torch dtypes numpy shares: such CPU tensors are written through numpy (others by torch).
+_NUMPY_OF = {t: torch.empty(0, dtype=t).numpy().dtype for t in (
+    torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16,
+    torch.float32, torch.float64)}
+#: The last fill converted by :func:`_fill_values`: (fill, channels, dtype, values).
+_last_fill: tuple = (None, None, None, None)
+
 
 class HiddenCells(NamedTuple):
     """One image's draw: ``cells`` (bool, True = hidden) of ``grid_size_px`` pixels (0: none)."""
@@ -40,53 +46,69 @@ class HiddenCells(NamedTuple):
     grid_size_px: int
     cells: np.ndarray  # (ceil(height / grid_size_px), ceil(width / grid_size_px)), or (0, 0)
 
+
+
 def check_hide_prob(hide_prob: Any) -> float:
-    """``hide_prob`` as a float; ValueError naming it unless it is a number in [0, 1]."""
-    if (type(hide_prob) is not float and (isinstance(hide_prob, bool) or not isinstance(
-            hide_prob, numbers.Real))) or not 0.0 <= hide_prob <= 1.0:
+    """``hide_prob`` as a float; ValueError unless it is a number in [0, 1]."""
+    if isinstance(hide_prob, bool) or not isinstance(hide_prob, numbers.Real) or not (
+            0.0 <= hide_prob <= 1.0):
         raise ValueError(f"hide_prob must be a number in [0, 1], got {hide_prob!r}")
     return float(hide_prob)
 
+
 def check_grid_sizes(grid_sizes: Any) -> tuple[int, ...]:
-    """``grid_sizes`` as a tuple; ValueError naming it unless non-empty non-negative ints."""
+    """``grid_sizes`` as a tuple; ValueError unless a non-empty sequence of ints >= 0."""
     if type(grid_sizes) is tuple and grid_sizes and all(type(s) is int and s >= 0
                                                         for s in grid_sizes):
-        return grid_sizes  # (the common case, checked fast)
+        return grid_sizes  # the common case, checked first
     if isinstance(grid_sizes, str | bytes) or np.ndim(grid_sizes) != 1 or not len(grid_sizes):
         raise ValueError("grid_sizes must be a non-empty sequence of sizes in pixels, e.g. "
                          f"(0, 16, 32, 44, 56), got {grid_sizes!r}")
     return tuple(_int(size, "grid_sizes", 0, "pixels; 0 = not hidden") for size in grid_sizes)
 
+
 def _int(value: Any, name: str, low: int, unit: str) -> int:
-    if type(value) is not int or value < low:  # (plain ints pass fast)
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} must be an int >= {low} ({unit}), got {value!r}")
+    """``value`` as an int; ValueError unless it is an integer >= ``low``."""
+    if type(value) is int and value >= low:  # the common case, checked first
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an int >= {low} ({unit}), got {value!r}")
     return int(value)
 
+
 def _uniform(rng: Any) -> Any:
-    """``rng``'s draws: ``f()`` a float in [0, 1), ``f(shape)`` an array of them."""
-    if rng is None or isinstance(rng, np.random.RandomState | np.random.Generator):
-        return (rng or np.random).random  # None: numpy's global state, read at each call
-    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral | np.random.Generator):
+    """``rng``'s draws: ``f()`` one float in [0, 1), ``f(shape)`` an array of them."""
+    if rng is None:
+        return np.random.random  # numpy's global state, read at each call
+    if isinstance(rng, np.random.RandomState | np.random.Generator):
+        return rng.random
+    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
         raise ValueError("rng must be a numpy Generator or RandomState, an int seed or None "
                          f"(numpy's global state), got {type(rng).__name__}")
     return np.random.default_rng(rng).random
 
+
 def _image(img: Any, channel_axis: Any, fill: Any) -> tuple[int, int, int | None, np.ndarray]:
-    """(height, width, channel axis or None, fill values) of ``img``."""
-    if not isinstance(img, (np.ndarray, torch.Tensor)) or img.ndim not in (2, 3) or (
+    """(height, width, channel axis or None, fill values in the image's dtype) of ``img``."""
+    if not isinstance(img, np.ndarray | torch.Tensor) or img.ndim not in (2, 3) or (
             img.ndim == 3 and channel_axis not in (-1, 2, 0, -3)):
         raise ValueError("img must be a numpy array or torch tensor (H, W), (H, W, C) with "
                          "channel_axis=-1 or (C, H, W) with channel_axis=0, got "
                          f"{getattr(img, 'shape', type(img).__name__)}, {channel_axis=}")
     c_axis = None if img.ndim == 2 else 2 if channel_axis in (-1, 2) else 0
+    height, width = img.shape[1:] if c_axis == 0 else img.shape[:2]
     n_channels = None if c_axis is None else img.shape[c_axis]
-    return *img.shape[int(c_axis == 0):][:2], c_axis, _fill_values(fill, n_channels, img.dtype)
+    return height, width, c_axis, _fill_values(fill, n_channels, img.dtype)
+
 
 def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
-    """``fill`` in ``dtype``: shape () for one number, (C,) per channel; rounded for integers."""
+    """``fill`` in ``dtype``: shape () for one number, (C,) per channel; rounded for integers.
+
+    The last conversion of a number or tuple of numbers is kept: a stage passes the same fill
+    for every image.
+    """
     global _last_fill
-    if fill is _last_fill[0] and n_channels == _last_fill[1] and dtype is _last_fill[2]:
+    if fill is _last_fill[0] and n_channels == _last_fill[1] and dtype == _last_fill[2]:
         return _last_fill[3]
     values = np.asarray(fill.detach().cpu() if isinstance(fill, torch.Tensor) else fill)
     if values.dtype.kind not in "biuf" or values.size not in (1, n_channels) or values.ndim > 1:
@@ -95,7 +117,7 @@ def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
     target = np.dtype(_NUMPY_OF.get(dtype, np.float32) if isinstance(dtype, torch.dtype) else dtype)
     if target.kind in "iub":
         values, info = np.rint(values), np.iinfo(target if target.kind != "b" else np.uint8)
-        if not all(info.min <= v <= info.max for v in values.reshape(-1).tolist()):  # and NaN
+        if not np.all((values >= info.min) & (values <= info.max)):  # NaN fails too
             raise ValueError(f"fill {fill!r} does not fit a {target} image (range {info.min}.."
                              f"{info.max}); pass a float image to fill with other values")
     values = values.astype(target).reshape(-1 if values.size > 1 else ())
@@ -103,13 +125,30 @@ def _fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
         _last_fill = (fill, n_channels, dtype, values)
     return values
 
-def sample_hidden_cells(height: int, width: int, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
-                        hide_prob: float = 0.5, rng: Any = None) -> HiddenCells:
-    """Draw a grid size and which of its cells are hidden, for one image."""
-    return CellSampler(grid_sizes, hide_prob, rng)(height, width)
+
+def _checked(hidden: HiddenCells, height: int, width: int) -> HiddenCells:
+    """``hidden``; ValueError unless its cells fit a ``height`` x ``width`` image."""
+    size, cells = hidden
+    if size and cells.shape != (-(-height // size), -(-width // size)):
+        raise ValueError(f"hidden cells of shape {cells.shape} (grid {size} px) do not fit a "
+                         f"{height}x{width} image; sample them for this image size")
+    return hidden
+
+
+def _check_seq(seq: Any, time_axis: Any) -> int:
+    """``time_axis`` as a non-negative axis of ``seq``; ValueError otherwise."""
+    if not isinstance(seq, np.ndarray | torch.Tensor):
+        raise ValueError(f"seq must be a numpy array or a torch tensor, got "
+                         f"{type(seq).__name__} (stack a list of frames first)")
+    if isinstance(time_axis, bool) or not isinstance(time_axis, numbers.Integral) or not (
+            -seq.ndim <= time_axis < seq.ndim):
+        raise ValueError(f"time_axis {time_axis!r} is not an axis of seq {tuple(seq.shape)}")
+    return int(time_axis) % seq.ndim
+
+
 
 class CellSampler:
-    """:func:`sample_hidden_cells` for many images (``sampler(height, width)``), checked once."""
+    """Draws :class:`HiddenCells` for many images (``sampler(height, width)``), checked once."""
 
     def __init__(self, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES, hide_prob: float = 0.5,
                  rng: Any = None):
@@ -117,13 +156,20 @@ class CellSampler:
         self._uniform = _uniform(rng)
 
     def __call__(self, height: int, width: int) -> HiddenCells:
-        """Draw the cells of one ``height`` x ``width`` image."""
+        """Draw a grid size and which of its cells are hidden, for one image."""
         height, width = _int(height, "height", 1, "pixels"), _int(width, "width", 1, "pixels")
         size = self.grid_sizes[int(self._uniform() * len(self.grid_sizes))]
         if size == 0:
             return HiddenCells(0, np.zeros((0, 0), dtype=bool))
-        rows_cols = (-(-height // size), -(-width // size))
-        return HiddenCells(size, self._uniform(rows_cols) < self.hide_prob)
+        return HiddenCells(size, self._uniform((-(-height // size), -(-width // size)))
+                           < self.hide_prob)
+
+
+def sample_hidden_cells(height: int, width: int, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
+                        hide_prob: float = 0.5, rng: Any = None) -> HiddenCells:
+    """Draw a grid size and which of its cells are hidden, for one image."""
+    return CellSampler(grid_sizes, hide_prob, rng)(height, width)
+
 
 def sample_hide_mask(height: int, width: int, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
                      hide_prob: float = 0.5, rng: Any = None) -> np.ndarray:
@@ -131,41 +177,52 @@ def sample_hide_mask(height: int, width: int, grid_sizes: Sequence[int] = DEFAUL
     hidden = sample_hidden_cells(height, width, grid_sizes, hide_prob, rng)
     return expand_hidden_cells(hidden, height, width)
 
+
 def sample_hidden_steps(length: int, hide_prob: float = 0.5, rng: Any = None,
                         segment_len: int = 1) -> np.ndarray:
-    """Draw hidden time steps, bool (length,), as segments of ``segment_len`` from step 0.
+    """Draw hidden time steps, bool (length,): segments of ``segment_len`` steps from step 0.
 
-    The segments (the last may be shorter) are drawn as ``rng.random(n) < hide_prob``.
+    Each segment (the last may be shorter) is hidden with probability ``hide_prob``, drawn as
+    ``rng.random(n_segments) < hide_prob``.
     """
-    length, seg = _int(length, "length", 0, "time steps"), _int(segment_len, "segment_len", 1,
-                                                                 "time steps")
-    return np.repeat(_uniform(rng)(-(-length // seg)) < check_hide_prob(hide_prob), seg)[:length]
+    length = _int(length, "length", 0, "time steps")
+    segment_len = _int(segment_len, "segment_len", 1, "time steps")
+    segments = _uniform(rng)(-(-length // segment_len)) < check_hide_prob(hide_prob)
+    return np.repeat(segments, segment_len)[:length]
+
 
 def _batch_cells(n: Any, height: Any, width: Any, grid_sizes: Any, hide_prob: Any,
                  generator: Any, device: Any) -> tuple[list[int], torch.Tensor]:
-    """Per sample a grid size (``torch.randint``), then cells for the smallest (``torch.rand``)."""
-    n, height = _int(n, "n", 0, "batch size"), _int(height, "height", 1, "pixels")
-    sizes, width = check_grid_sizes(grid_sizes), _int(width, "width", 1, "pixels")
+    """A grid size per sample (``torch.randint``), then cells for the smallest (``torch.rand``).
+
+    A sample with a larger grid size uses the top-left part of its cells.
+    """
+    n, sizes = _int(n, "n", 0, "batch size"), check_grid_sizes(grid_sizes)
+    height, width = _int(height, "height", 1, "pixels"), _int(width, "width", 1, "pixels")
     hide_prob = check_hide_prob(hide_prob)
     if n == 0 or not any(sizes):
         return [0] * n, torch.zeros((n, 1, 1), dtype=torch.bool, device=device)
     drawn = torch.randint(len(sizes), (n,), generator=generator, device=device).tolist()
-    shape = (n, *(-(-px // min(s for s in sizes if s)) for px in (height, width)))
+    smallest = min(s for s in sizes if s)
+    shape = (n, -(-height // smallest), -(-width // smallest))
     return [sizes[i] for i in drawn], torch.rand(shape, generator=generator,
                                                  device=device) < hide_prob
+
 
 def sample_hide_mask_batch(n: int, height: int, width: int,
                            grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES, hide_prob: float = 0.5,
                            generator: torch.Generator | None = None,
                            device: torch.device | str | None = None) -> torch.Tensor:
-    """Draw a mask per sample, bool (n, H, W), with torch (``generator`` on ``device``)."""
+    """Draw a HaS mask per sample, bool (n, height, width), with torch on ``device``."""
     sizes, cells = _batch_cells(n, height, width, grid_sizes, hide_prob, generator, device)
     size = torch.tensor(sizes, dtype=torch.long, device=device)[:, None, None]
-    cells[size[:, 0, 0] == 0] = False  # and read at cell 0 only: their step is the whole image
-    step, px = torch.where(size > 0, size, height + width), torch.arange(height + width,
-                                                                           device=device)
+    cells[size[:, 0, 0] == 0] = False  # samples not hidden read cell (0, 0) only
+    step = torch.where(size > 0, size, height + width)
+    px = torch.arange(height + width, device=device)
     return cells[torch.arange(len(sizes), device=device)[:, None, None],
                  px[None, :height, None] // step, px[None, None, :width] // step]
+
+
 
 def expand_hidden_cells(hidden: HiddenCells, height: int, width: int) -> np.ndarray:
     """The per-pixel mask of drawn cells: bool (height, width), True = hidden."""
@@ -174,48 +231,44 @@ def expand_hidden_cells(hidden: HiddenCells, height: int, width: int) -> np.ndar
         return np.zeros((height, width), dtype=bool)
     return np.repeat(np.repeat(cells, size, axis=0)[:height], size, axis=1)[:, :width]
 
-def _checked(hidden: HiddenCells, height: int, width: int) -> HiddenCells:
-    if hidden[0] and hidden[1].shape != (-(-height // hidden[0]), -(-width // hidden[0])):
-        raise ValueError(f"hidden cells of shape {hidden[1].shape} (grid {hidden[0]} px) do not "
-                         f"fit a {height}x{width} image; sample them for this image size")
-    return hidden
 
 def _blocks(n_px: int, size: int) -> list[tuple[slice, int, int, int]]:
-    """Equal cells along an axis: (their cells, first pixel, number, pixels each)."""
+    """Equal cells along one axis: (their cells, first pixel, count, pixels each)."""
     full, rest = divmod(n_px, size)
-    return [(slice(0, full), 0, full, size)] * (full > 0) + [
-        (slice(full, full + 1), full * size, 1, rest)] * (rest > 0)
+    return ([(slice(0, full), 0, full, size)] if full else []) + (
+        [(slice(full, full + 1), full * size, 1, rest)] if rest else [])
+
 
 def _fill_cells(img: np.ndarray, hidden: HiddenCells, values: np.ndarray, c_axis: Any) -> None:
     """Write ``values`` into the hidden cells of ``img`` itself (any writeable view).
 
-    ``img``, seen as (planes, H, W, values per pixel), is cut into blocks of equal cells (full;
-    cut by an edge), each viewed in memory order as (cell rows, cell cols, planes, pixel rows)
-    of one cell's pixel row (a void of its bytes) and written by one assignment indexed by the
-    cells; where that row is not one run of memory (pixels apart), by a masked copy.
+    ``img`` is seen as (planes, H, W, values per pixel): C planes when channel-first, else one.
+    Along each axis the cells are of one size but for the one cut by the edge, so the image is
+    at most four blocks of equal cells. A block is viewed as (cell rows, cell cols, planes,
+    pixel rows) whose items are one cell's pixel row as raw bytes, and written by one
+    assignment indexed with its cells (axes with negative strides are read forwards). Where a
+    pixel row is not one run of memory (pixels apart in a view), a per-pixel masked copy.
     """
     size, cells = hidden
     planes = img[..., None] if c_axis == 0 else img[None] if c_axis else img[None, ..., None]
-    ys, xs, cs = [-1 if stride < 0 else 1 for stride in planes.strides[1:]]  # memory order
-    flipped = ys < 0 or xs < 0 or cs < 0
-    pixels = ([v.tobytes() for v in values] if values.ndim else [values.tobytes()] * len(img)) \
-        if c_axis == 0 else [values[::cs].tobytes() if values.ndim else
-                             values.tobytes() * planes.shape[3]]  # the fill's bytes per plane
-    col_blocks = [(*block, np.frombuffer(b"".join(pixel * block[3] for pixel in pixels),
-                                         f"V{block[3] * len(pixels[0])}").reshape(-1, 1, 1))
-                  for block in _blocks(planes.shape[2], size)]  # run: a cell's pixel row
+    ys, xs, cs = [-1 if stride < 0 else 1 for stride in planes.strides[1:]]
+    if c_axis == 0:  # one value per plane
+        pixels = [v.tobytes() for v in values] if values.ndim else [values.tobytes()] * len(img)
+    else:  # one plane: a pixel's values in memory order
+        pixels = [values[::cs].tobytes() if values.ndim else values.tobytes() * planes.shape[3]]
     try:
         for rows, y0, n_rows, h in _blocks(planes.shape[1], size):
-            for cols, x0, n_cols, w, run in col_blocks:
-                block = planes[:, y0:y0 + n_rows * h, x0:x0 + n_cols * w]
-                block = block[:, ::ys, ::xs, ::cs] if flipped else block
+            for cols, x0, n_cols, w in _blocks(planes.shape[2], size):
+                run = np.frombuffer(b"".join(p * w for p in pixels), f"V{w * len(pixels[0])}")
+                block = planes[:, y0:y0 + n_rows * h, x0:x0 + n_cols * w][:, ::ys, ::xs, ::cs]
                 block = block.reshape(len(pixels), n_rows, h, n_cols, -1, copy=False)
-                hidden_here = cells[rows, cols][::ys, ::xs] if flipped else cells[rows, cols]
-                block.view(run.dtype).transpose(1, 3, 0, 2, 4)[hidden_here] = run
+                block = block.view(run.dtype).transpose(1, 3, 0, 2, 4)
+                block[cells[rows, cols][::ys, ::xs]] = run.reshape(-1, 1, 1)
     except ValueError:  # a cell's pixel row is not one run of memory
         mask = expand_hidden_cells(hidden, *planes.shape[1:3])[None, :, :, None]
-        np.copyto(planes, values.reshape(-1, 1, 1, 1) if c_axis == 0 and values.ndim else values,
-                  where=mask)
+        per_plane = c_axis == 0 and values.ndim
+        np.copyto(planes, values.reshape(-1, 1, 1, 1) if per_plane else values, where=mask)
+
 
 def apply_hidden_cells(img: Array, hidden: HiddenCells, fill: Any = 0, channel_axis: int = -1,
                        inplace: bool = False) -> Array:
@@ -230,12 +283,13 @@ def apply_hidden_cells(img: Array, hidden: HiddenCells, fill: Any = 0, channel_a
     out = img if inplace else img.copy() if isinstance(img, np.ndarray) else img.clone(
         memory_format=torch.contiguous_format)
     if size:
-        _fill_cells(out if isinstance(out, np.ndarray) else out.detach().numpy(), hidden, values,
-                    c_axis)
+        array = out if isinstance(out, np.ndarray) else out.detach().numpy()
+        _fill_cells(array, hidden, values, c_axis)
     return out
 
+
 def apply_hide_mask(img: Array, mask: Any, fill: Any = 0, channel_axis: int = -1) -> Array:
-    """Set the pixels of ``img`` where ``mask`` (bool (H, W)) is True to ``fill``."""
+    """Set the pixels of ``img`` where ``mask`` (bool (H, W)) is True to ``fill``, in a copy."""
     height, width, c_axis, values = _image(img, channel_axis, fill)
     if tuple(mask.shape) != (height, width) or mask.dtype not in (np.bool_, torch.bool):
         raise ValueError(f"mask must be bool ({height}, {width}), got {mask.dtype} "
@@ -243,15 +297,16 @@ def apply_hide_mask(img: Array, mask: Any, fill: Any = 0, channel_axis: int = -1
     values = values.reshape(-1, 1, 1) if c_axis == 0 and values.ndim else values
     if isinstance(img, torch.Tensor):
         mask = torch.as_tensor(mask, device=img.device)
-        return torch.where(mask[..., None] if c_axis == 2 else mask, torch.as_tensor(values).to(
-            img), img)
+        where = mask[..., None] if c_axis == 2 else mask
+        return torch.where(where, torch.as_tensor(values).to(img), img)
     mask = mask.cpu().numpy() if isinstance(mask, torch.Tensor) else mask
     return np.where(mask[..., None] if c_axis == 2 else mask, values, img)
+
 
 def apply_hidden_steps(seq: Array, hidden: Any, fill: Any = 0.0, time_axis: int = 0) -> Array:
     """Set the time steps of ``seq`` where ``hidden`` (bool (T,)) is True to ``fill``.
 
-    ``fill``: a number or an array broadcasting to one time step, rounded like an image's.
+    ``fill`` is a number or an array broadcasting to one time step, rounded like an image's.
     """
     time_axis = _check_seq(seq, time_axis)
     hidden = np.asarray(hidden.cpu() if isinstance(hidden, torch.Tensor) else hidden)
@@ -265,21 +320,15 @@ def apply_hidden_steps(seq: Array, hidden: Any, fill: Any = 0.0, time_axis: int 
         raise ValueError(f"fill of shape {values.shape} does not broadcast to a time step {step}")
     values = _fill_values(values.reshape(-1), values.size, seq.dtype).reshape(values.shape)
     if isinstance(seq, torch.Tensor):
-        out, hidden, values = seq.clone(), torch.as_tensor(hidden), torch.as_tensor(values)
-        out.movedim(time_axis, 0)[hidden.to(seq.device)] = values.to(seq)
+        out = seq.clone()
+        out.movedim(time_axis, 0)[torch.as_tensor(hidden).to(seq.device)] = torch.as_tensor(
+            values).to(seq)
     else:
         out = seq.copy()
         np.moveaxis(out, time_axis, 0)[hidden] = values
     return out
 
-def _check_seq(seq: Any, time_axis: Any) -> int:
-    if not isinstance(seq, np.ndarray | torch.Tensor):
-        raise ValueError(f"seq must be a numpy array or a torch tensor, got "
-                         f"{type(seq).__name__} (stack a list of frames first)")
-    if isinstance(time_axis, bool) or not isinstance(time_axis, numbers.Integral) or not (
-            -seq.ndim <= time_axis < seq.ndim):
-        raise ValueError(f"time_axis {time_axis!r} is not an axis of seq {tuple(seq.shape)}")
-    return int(time_axis) % seq.ndim
+
 
 def hide_patches(img: Array, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
                  hide_prob: float = 0.5, fill: Any = 0, rng: Any = None,
@@ -289,6 +338,7 @@ def hide_patches(img: Array, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
     hidden = sample_hidden_cells(height, width, grid_sizes, hide_prob, rng)
     return apply_hidden_cells(img, hidden, fill, channel_axis)
 
+
 def hide_patches_batch(x: torch.Tensor, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
                        hide_prob: float = 0.5, fill: Any = 0.0,
                        generator: torch.Generator | None = None,
@@ -296,13 +346,14 @@ def hide_patches_batch(x: torch.Tensor, grid_sizes: Sequence[int] = DEFAULT_GRID
     """Hide-and-Seek an N x C x H x W batch, drawn as by :func:`sample_hide_mask_batch`.
 
     ``generator`` is on ``x``'s device; ``inplace=True`` writes into ``x`` (no second batch).
+    On the CPU each sample's hidden cells are written through numpy views; elsewhere by a mask.
     """
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         raise ValueError(f"x must be an N x C x H x W torch tensor, got "
                          f"{getattr(x, 'shape', type(x).__name__)}")
     n, channels, height, width = x.shape
     values = _fill_values(fill, channels, x.dtype)
-    if x.device.type != "cpu" or x.dtype not in _NUMPY_OF:  # a mask, on x's device
+    if x.device.type != "cpu" or x.dtype not in _NUMPY_OF:
         mask = sample_hide_mask_batch(n, height, width, grid_sizes, hide_prob, generator,
                                       x.device)[:, None]
         if inplace and not values.ndim:
@@ -312,10 +363,11 @@ def hide_patches_batch(x: torch.Tensor, grid_sizes: Sequence[int] = DEFAULT_GRID
     sizes, cells = _batch_cells(n, height, width, grid_sizes, hide_prob, generator, "cpu")
     out = x if inplace else x.clone()
     for image, size, image_cells in zip(out.detach().numpy(), sizes, cells.numpy(), strict=True):
-        if size:  # only the hidden cells are written, through numpy views
+        if size:
             hidden = HiddenCells(size, image_cells[:-(-height // size), :-(-width // size)])
             _fill_cells(image, hidden, values, 0)
     return out
+
 
 def hide_frames(seq: Array, hide_prob: float = 0.5, fill: Any = 0.0, rng: Any = None,
                 time_axis: int = 0, segment_len: int = 1) -> Array:
