@@ -6,7 +6,7 @@ video of the real ActionFormer annotation file, a T x D float32 sequence with on
 written as ``features/<video>.npy`` (or ``<video>_rgb.npy`` + ``<video>_flow.npy``, D/2 each),
 with the annotation json copied next to it. Every row is Gaussian noise plus a per-video scene
 offset (background carries no class signal). Snippets inside an annotated segment of class c
-add class c's signal, in two parts, like the two-part images of :mod:`tasks.classification.synth`:
+add class c's signal, in two parts (like the two-part images of the classification demo):
 
 - a short *key* part (about a quarter of the segment, at a random place inside it) carries a
   strong, easy cue ``key_c``;

@@ -16,7 +16,7 @@ Random Erasing re-ID code do); ``has`` inserts our stage right after ``Normalize
 256x128 crop (not rescaled); smaller inputs get proportionally smaller cells
 (``has.grid_reference_short_side_px``, default 128 = the crop's short side).
 
-Training and evaluation are the engine's (:mod:`benchmark.engine.torchreid_run`): rank-1/5/10
+Training and evaluation are in :mod:`tasks.reid.train` (torchreid's engine): rank-1/5/10
 and mAP by ``torchreid.metrics.evaluate_rank`` on features the engine extracts itself (no
 hiding at test time; Market-1501 protocol, ``-1`` junk never loaded, ``0000`` distractors
 count as wrong matches). An interrupted run resumes from torchreid's own checkpoint in
@@ -33,10 +33,10 @@ from typing import Any
 
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import RunSpec, TaskOutput
-from benchmark.engine.torchreid_run import import_torchreid, run_torchreid, set_random_seed
 from benchmark.methods import HAS_OPTIONS, method_for, scale_grid_sizes
 from tasks.base import IMAGE_METHODS, DatasetInfo, Task
 from tasks.reid.data import LAYOUTS, register_offline_datasets
+from tasks.reid.train import import_torchreid, run_torchreid, set_random_seed
 
 CONFIG_DIR = REPO_ROOT / "configs" / "reid"
 #: model -> config file in CONFIG_DIR.

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.engine.torchreid_run import import_torchreid
+from tasks.reid.train import import_torchreid
 
 SPLITS = ("bounding_box_train", "query", "bounding_box_test")
 _NAME_RE = re.compile(r"([-\d]+)_c(\d)")  # torchreid's own pattern for both datasets

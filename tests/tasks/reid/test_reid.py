@@ -130,7 +130,7 @@ def test_missing_dataset_is_refused_without_network(tmp_path, no_network):
 
 
 def test_datamanager_never_downloads(tmp_path, no_network):
-    from benchmark.engine.torchreid_run import import_torchreid
+    from tasks.reid.train import import_torchreid
 
     torchreid = import_torchreid()
     register_offline_datasets()

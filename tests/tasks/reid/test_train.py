@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmark.engine.torchreid_run import rank_metrics
+from tasks.reid.train import rank_metrics
 
 
 def test_rank_and_map_on_a_hand_made_distance_matrix():
