@@ -1,22 +1,17 @@
 """Hide-and-Seek (Singh & Lee, ICCV 2017): the framework-free core, on numpy and torch.
 
-HaS cuts a training image into square cells of ``S`` pixels (``S`` drawn per image from
-``grid_sizes``; 0 = not hidden), hides each cell with probability ``hide_prob`` and sets its
-pixels to ``fill`` (the mean pixel: 0 after normalization). The grid starts at pixel (0, 0);
-cells cut by the right or bottom edge are smaller and hidden alike. For video it hides whole
-time steps. Sampling (``sample_*``, :class:`CellSampler`) is apart from the pure operations
-(``expand_*``, ``apply_*``); ``hide_*`` do both.
-
-Conventions: ``height``, ``width`` and ``grid_sizes`` are pixels. ``img`` is a numpy array or
-a torch tensor, (H, W), (H, W, C) or, with ``channel_axis=0``, (C, H, W). ``fill`` is a number
-or one value per channel, in the image's channel order and units (rounded for integer images,
-whose range it must fit). ``rng`` is a numpy Generator or RandomState, an int seed, or None for
-numpy's global state (which ``np.random.seed`` sets: mmengine and torchreid seed it per data
-worker). Results are new arrays like the input (type, shape, dtype, device) unless
-``inplace=True``. Bad arguments raise ValueError naming them.
-
-The draws, in order: a uniform ``u`` in [0, 1) picks ``grid_sizes[int(u * len(grid_sizes))]``;
-then, unless that is 0, ``rng.random((rows, cols)) < hide_prob`` picks the hidden cells.
+A training image is cut into square cells of ``S`` pixels from pixel (0, 0) (``S`` drawn per
+image from ``grid_sizes``; 0 = not hidden; edge cells are smaller), each cell is hidden with
+probability ``hide_prob``, hidden pixels get ``fill`` (the mean pixel: 0 after normalization).
+Video hides whole time steps. Sampling (``sample_*``, :class:`CellSampler`) is apart from the
+pure operations (``expand_*``, ``apply_*``); ``hide_*`` do both. Sizes are pixels; ``img`` is
+a numpy array or torch tensor (H, W), (H, W, C) or, with ``channel_axis=0``, (C, H, W);
+``fill`` is a number or one value per channel in the image's units (rounded for integer
+images); ``rng`` is a numpy Generator or RandomState, an int seed, or None (numpy's global
+state, which mmengine and torchreid seed per data worker). Results are new unless
+``inplace=True``; bad arguments raise ValueError. The draws, in order: a uniform ``u`` in
+[0, 1) picks ``grid_sizes[int(u * len(grid_sizes))]``, then (unless 0)
+``rng.random((rows, cols)) < hide_prob`` the hidden cells.
 """
 
 from __future__ import annotations
@@ -45,7 +40,6 @@ class HiddenCells(NamedTuple):
 
     grid_size_px: int
     cells: np.ndarray  # (ceil(height / grid_size_px), ceil(width / grid_size_px)), or (0, 0)
-
 
 
 def check_hide_prob(hide_prob: Any) -> float:
@@ -78,10 +72,8 @@ def _int(value: Any, name: str, low: int, unit: str) -> int:
 
 def _uniform(rng: Any) -> Any:
     """``rng``'s draws: ``f()`` one float in [0, 1), ``f(shape)`` an array of them."""
-    if rng is None:
-        return np.random.random  # numpy's global state, read at each call
-    if isinstance(rng, np.random.RandomState | np.random.Generator):
-        return rng.random
+    if rng is None or isinstance(rng, np.random.RandomState | np.random.Generator):
+        return np.random.random if rng is None else rng.random  # None: read at each call
     if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
         raise ValueError("rng must be a numpy Generator or RandomState, an int seed or None "
                          f"(numpy's global state), got {type(rng).__name__}")
@@ -144,7 +136,6 @@ def _check_seq(seq: Any, time_axis: Any) -> int:
             -seq.ndim <= time_axis < seq.ndim):
         raise ValueError(f"time_axis {time_axis!r} is not an axis of seq {tuple(seq.shape)}")
     return int(time_axis) % seq.ndim
-
 
 
 class CellSampler:
@@ -221,7 +212,6 @@ def sample_hide_mask_batch(n: int, height: int, width: int,
     px = torch.arange(height + width, device=device)
     return cells[torch.arange(len(sizes), device=device)[:, None, None],
                  px[None, :height, None] // step, px[None, None, :width] // step]
-
 
 
 def expand_hidden_cells(hidden: HiddenCells, height: int, width: int) -> np.ndarray:
@@ -327,7 +317,6 @@ def apply_hidden_steps(seq: Array, hidden: Any, fill: Any = 0.0, time_axis: int 
         out = seq.copy()
         np.moveaxis(out, time_axis, 0)[hidden] = values
     return out
-
 
 
 def hide_patches(img: Array, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES,
