@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.hide_and_seek import DEFAULT_GRID_SIZES, check_grid_sizes, check_hide_prob
+from benchmark.hide_and_seek_args import DEFAULT_GRID_SIZES, check_grid_sizes, check_hide_prob
 
 #: The input side length the paper's grid sizes (``DEFAULT_GRID_SIZES``) refer to.
 REFERENCE_SIDE_PX = 224

@@ -120,3 +120,15 @@ def test_has_arguments_reach_the_stage_and_the_run_id(tiny_cifar10):
     assert tuple(stage["grid_sizes"]) == (0, 16)  # 112 px at 224 -> 16 px at 32
     assert stage["hide_prob"] == 0.25 and params["has_hide_prob"] == 0.25
     assert method_for("has+random_erasing", {"has_hide_prob": 0.1}).erases
+
+
+def test_listing_imports_neither_torch_nor_a_framework():
+    """``hasbench list`` and the method table stay light: no torch, no OpenMMLab at import."""
+    code = ("import sys, benchmark.cli, benchmark.methods; "
+            "from benchmark.cli import main; main(['list']); "
+            "heavy = [m for m in ('torch', 'mmengine', 'mmpretrain') if m in sys.modules]; "
+            "sys.exit(f'imported {heavy}' if heavy else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "has" in done.stdout and "classification" in done.stdout

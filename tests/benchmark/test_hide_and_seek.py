@@ -13,7 +13,6 @@ from benchmark.hide_and_seek import (
     CellSampler,
     HiddenCells,
     apply_hidden_cells,
-    apply_hide_mask,
     expand_hidden_cells,
     hide_frames,
     hide_patches,
@@ -21,7 +20,6 @@ from benchmark.hide_and_seek import (
     sample_hidden_cells,
     sample_hidden_steps,
     sample_hide_mask,
-    sample_hide_mask_batch,
 )
 
 SHAPES = [(224, 224), (256, 128), (37, 61), (61, 37), (16, 16), (1, 5)]
@@ -42,6 +40,12 @@ def reference_mask(height, width, grid_sizes, hide_prob, seed):
         for x in range(width):
             mask[y, x] = draws[y // size, x // size] < hide_prob
     return mask
+
+
+def batch_masks(n, height, width, grid_sizes, hide_prob, generator):
+    """The pixels ``hide_patches_batch`` hides, bool (n, height, width), read off its output."""
+    ones = torch.ones(n, 1, height, width)
+    return hide_patches_batch(ones, grid_sizes, hide_prob, fill=0.0, generator=generator)[:, 0] == 0
 
 
 def binomial_ok(successes, trials, p):
@@ -219,7 +223,7 @@ def test_apply_functions_are_pure():
     hidden = sample_hidden_cells(40, 30, (7,), 0.5, rng=2)
     a = apply_hidden_cells(img, hidden, fill=5)
     b = apply_hidden_cells(img, hidden, fill=5)
-    c = apply_hide_mask(img, expand_hidden_cells(hidden, 40, 30), fill=5)
+    c = np.where(expand_hidden_cells(hidden, 40, 30)[..., None], np.uint8(5), img)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, c)
 
@@ -246,7 +250,7 @@ def test_batch_preserves_type_and_input_and_fills_exactly():
 def test_batch_masks_are_independent_grid_masks():
     n, height, width = 64, 37, 61
     gen = torch.Generator().manual_seed(1)
-    masks = sample_hide_mask_batch(n, height, width, (0, 5, 16), 0.5, generator=gen)
+    masks = batch_masks(n, height, width, (0, 5, 16), 0.5, gen)
     assert masks.shape == (n, height, width) and masks.dtype == torch.bool
     distinct = {m.numpy().tobytes() for m in masks}
     assert len(distinct) > n // 2  # independent draws per sample (not one shared mask)
@@ -261,10 +265,10 @@ def test_batch_masks_are_independent_grid_masks():
 def test_batch_statistics_and_reproducibility():
     n = 400
     gen = torch.Generator().manual_seed(2)
-    masks = sample_hide_mask_batch(n, 64, 64, (16,), 0.5, generator=gen)
+    masks = batch_masks(n, 64, 64, (16,), 0.5, gen)
     hidden_cells = int(masks[:, ::16, ::16].sum())
     assert binomial_ok(hidden_cells, n * 16, 0.5)
-    zero = sample_hide_mask_batch(n, 64, 64, (0, 16), 0.5, generator=gen)
+    zero = batch_masks(n, 64, 64, (0, 16), 0.5, gen)
     assert binomial_ok(int((~zero.flatten(1).any(1)).sum()), n, 0.5 + 0.5 * 0.5 ** 16)
     a = hide_patches_batch(torch.ones(4, 3, 32, 32), generator=torch.Generator().manual_seed(9))
     b = hide_patches_batch(torch.ones(4, 3, 32, 32), generator=torch.Generator().manual_seed(9))
@@ -536,8 +540,7 @@ def test_draw_order_is_pinned_for_every_rng_kind():
 
 def test_batch_draw_order_is_pinned_and_the_batch_hides_that_mask():
     """torch.randint picks each sample's size, then torch.rand the cells of the smallest."""
-    mask = sample_hide_mask_batch(6, 37, 61, (0, 8, 16), 0.5,
-                                  generator=torch.Generator().manual_seed(4))
+    mask = batch_masks(6, 37, 61, (0, 8, 16), 0.5, torch.Generator().manual_seed(4))
     ref = torch.Generator().manual_seed(4)
     sizes = torch.tensor((0, 8, 16))[torch.randint(3, (6,), generator=ref)].tolist()
     cells = (torch.rand((6, 5, 8), generator=ref) < 0.5).numpy()
@@ -555,3 +558,24 @@ def test_batch_draw_order_is_pinned_and_the_batch_hides_that_mask():
     assert hide_patches_batch(inplace, (0, 8, 16), 0.5, fill=(1, 2, 3), inplace=True,
                               generator=torch.Generator().manual_seed(4)) is inplace
     assert torch.equal(inplace, out)
+
+
+def test_tensors_numpy_cannot_hold_are_written_by_torch_exactly():
+    """bfloat16 (like any CUDA tensor) takes the torch path: the same pixels as through numpy."""
+    x = torch.rand(5, 3, 37, 61)
+    xb = x.bfloat16()
+    for seed in range(4):
+        want = hide_patches(xb[0].float(), (5, 16), 0.5, fill=(1, 2, 3), rng=seed, channel_axis=0)
+        got = hide_patches(xb[0], (5, 16), 0.5, fill=(1, 2, 3), rng=seed, channel_axis=0)
+        assert got.dtype == torch.bfloat16 and torch.equal(got.float(), want)
+        hwc = xb[0].permute(1, 2, 0)  # a view, written in place
+        hidden = sample_hidden_cells(37, 61, (7,), 0.5, rng=seed)
+        want = apply_hidden_cells(hwc.float(), hidden, fill=4)
+        assert apply_hidden_cells(hwc, hidden, fill=4, inplace=True) is hwc
+        assert torch.equal(hwc.float(), want) and torch.equal(xb[0].permute(1, 2, 0), hwc)
+        want = hide_patches_batch(xb.float(), (0, 5, 16), fill=(1, 2, 3),
+                                  generator=torch.Generator().manual_seed(seed))
+        got = hide_patches_batch(xb, (0, 5, 16), fill=(1, 2, 3),
+                                 generator=torch.Generator().manual_seed(seed))
+        assert got.dtype == torch.bfloat16 and torch.equal(got.float(), want)
+        assert (got != xb).any()

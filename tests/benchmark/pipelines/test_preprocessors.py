@@ -16,7 +16,7 @@ import torch
 from mmengine.dataset import Compose, default_collate, pseudo_collate
 
 from benchmark.engine.paths import data_dir
-from benchmark.hide_and_seek import sample_hide_mask_batch
+from benchmark.hide_and_seek import hide_patches_batch
 from benchmark.methods import apply_method_to_mm_config, method_for
 from benchmark.pipelines.preprocessors import (
     BatchHideAndSeek,
@@ -39,7 +39,8 @@ def expected_masks(seed, n, height, width, grid, hide_prob=0.5, rank=0):
     """The masks of the first batch after ``torch.manual_seed(seed)`` on ``rank``."""
     state = np.random.SeedSequence([seed, rank]).generate_state(1)
     generator = torch.Generator().manual_seed(int(state[0]))
-    return sample_hide_mask_batch(n, height, width, grid, hide_prob, generator=generator)
+    ones = torch.ones(n, 1, height, width)
+    return hide_patches_batch(ones, grid, hide_prob, fill=0.0, generator=generator)[:, 0] == 0
 
 
 def check_hidden(x_has, x_plain, masks):
