@@ -1,5 +1,6 @@
 """The CLI's argument errors: non-zero exit, a message naming the problem and the fix."""
 
+import json
 import subprocess
 import sys
 
@@ -75,7 +76,7 @@ def test_synth_unknown_dataset_lists_generators(capsys, tmp_path):
 def test_argparse_errors_exit_non_zero():
     proc = subprocess.run([sys.executable, "-m", "benchmark.cli", "run"], capture_output=True,
                           text=True, timeout=120)
-    assert proc.returncode != 0 and "task" in proc.stderr
+    assert proc.returncode == 2 and "task" in proc.stderr  # the README's code for bad input
 
 
 @pytest.mark.parametrize("command", [["list"], ["status", "demo"]])
@@ -132,3 +133,14 @@ def test_listing_imports_neither_torch_nor_a_framework():
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "has" in done.stdout and "classification" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_failed_run_exits_1_and_records_why(capsys, tiny_cifar10, tmp_path):
+    code, out = _run(capsys, "run", "classification", "--dataset", "cifar10", "--data-root",
+                     str(tiny_cifar10), "--synthetic", "--model", "resnet-tiny-cifar",
+                     "--epochs", "1", "--option", "batch_size=16", "--option", "lr=1e12",
+                     "--results", str(tmp_path))
+    printed = json.loads(out.out[out.out.index("{"): out.out.rindex("}") + 1])
+    assert code == 1 and printed["status"] == "failed"
+    assert "NonFiniteLossError" in printed["reason"]

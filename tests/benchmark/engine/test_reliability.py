@@ -119,6 +119,9 @@ def test_resume_validates_an_epoch_whose_validation_was_lost(tiny_cifar10, tmp_p
     work = tmp_path / "work" / spec.run_id()
     (work / "history.jsonl").write_text("")  # as if killed after the checkpoint, before val
     records.record_path(tmp_path, spec.run_id()).unlink()
+    checkpoint = work / "epoch_1.pth"
+    trained_at = checkpoint.stat().st_mtime_ns
     run_local(Suite("t", tmp_path, [SuiteRun(spec)]), [SuiteRun(spec)])
     record = records.read_record(records.record_path(tmp_path, spec.run_id()))
     assert [row["epoch"] for row in record.history] == [1]
+    assert checkpoint.stat().st_mtime_ns == trained_at  # resumed: epoch 1 was not trained again
