@@ -31,8 +31,28 @@ STD_RGB = [58.395, 57.12, 57.375]
 
 def need(path):
     if not path.exists():
-        pytest.skip(f"real data subset missing: {path} (set HASBENCH_DATA to the shared data)")
+        pytest.skip(f"real data subset missing: {path} (set HASBENCH_DATA to the shared data); "
+                    "the generated case of this test still ran")
     return path
+
+
+def write_images(folder, n, shape, seed):
+    """``n`` random-pixel PNGs of ``shape`` (H, W, 3) under ``folder``: generated test images."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        paths.append(folder / f"{i:02d}.png")
+        cv2.imwrite(str(paths[-1]), rng.integers(0, 256, shape, dtype=np.uint8))
+    return paths
+
+
+@pytest.fixture(params=["generated", "real"])
+def image_source(request):
+    """Which images a preprocessor test reads: generated PNGs always, the real subset if there."""
+    return request.param
 
 
 def expected_masks(seed, n, height, width, grid, hide_prob=0.5, rank=0):
@@ -51,11 +71,14 @@ def check_hidden(x_has, x_plain, masks):
         assert torch.equal(x_h[..., ~mask], x_p[..., ~mask])
 
 
-def test_cls_preprocessor_hides_training_batches_only():
+def test_cls_preprocessor_hides_training_batches_only(image_source, tmp_path):
     from mmpretrain.models import ClsDataPreprocessor
 
-    root = need(data_dir() / "tiny-imagenet-10" / "train")
-    files = sorted(root.glob("*/images/*.JPEG"))[:6]
+    if image_source == "real":
+        root = need(data_dir() / "tiny-imagenet-10" / "train")
+        files = sorted(root.glob("*/images/*.JPEG"))[:6]
+    else:
+        files = write_images(tmp_path, 6, (64, 64, 3), seed=0)
     pipeline = Compose([dict(type="mmpretrain.LoadImageFromFile"),
                         dict(type="mmpretrain.Resize", scale=(80, 96)),  # 96 x 80: non-square
                         dict(type="mmpretrain.PackInputs")])
@@ -71,11 +94,18 @@ def test_cls_preprocessor_hides_training_batches_only():
     assert torch.equal(evaluated, plain)
 
 
-def test_seg_preprocessor_hides_images_not_labels():
+def test_seg_preprocessor_hides_images_not_labels(image_source, tmp_path):
+    import cv2
     from mmseg.models.data_preprocessor import SegDataPreProcessor
 
-    root = need(data_dir() / "camvid-subset")
-    image_rel, label_rel = (root / "train.txt").read_text().split("\n")[0].split()
+    if image_source == "real":
+        root = need(data_dir() / "camvid-subset")
+        image_rel, label_rel = (root / "train.txt").read_text().split("\n")[0].split()
+    else:
+        root, image_rel, label_rel = tmp_path, "img.png", "label.png"
+        write_images(tmp_path / "tmp", 1, (90, 120, 3), seed=1)[0].rename(root / image_rel)
+        labels = np.random.default_rng(2).integers(0, 12, (90, 120), dtype=np.uint8)
+        cv2.imwrite(str(root / label_rel), labels)
     pipeline = Compose([dict(type="mmseg.LoadImageFromFile"),
                         dict(type="mmseg.LoadAnnotations", reduce_zero_label=False),
                         dict(type="mmseg.Resize", scale=(240, 180), keep_ratio=False),
@@ -93,6 +123,8 @@ def test_seg_preprocessor_hides_images_not_labels():
     check_hidden(out["inputs"], plain["inputs"], masks)
     for got, want in zip(out["data_samples"], plain["data_samples"], strict=True):
         assert torch.equal(got.gt_sem_seg.data, want.gt_sem_seg.data)
+    evaluated = has(copy.deepcopy(batch), training=False)["inputs"]
+    assert torch.equal(evaluated, SegDataPreProcessor(**args)(copy.deepcopy(batch))["inputs"])
 
 
 def test_action_preprocessor_one_mask_per_clip():
@@ -110,6 +142,8 @@ def test_action_preprocessor_one_mask_per_clip():
     masks = expected_masks(2, 6, 32, 32, (8,)).view(2, 3, 32, 32)  # one per clip
     for n in range(2):
         check_hidden(hidden[n], plain[n], masks[n])  # shared by the clip's C and T
+    evaluated = has(copy.deepcopy(batch), training=False)["inputs"]
+    assert torch.equal(evaluated, ActionDataPreprocessor(**args)(copy.deepcopy(batch))["inputs"])
 
 
 def test_batch_hide_and_seek_arguments():
