@@ -55,3 +55,74 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+class InputSpy:
+    """What the model's data preprocessor handed the network in an mmengine run.
+
+    ``fractions[training]`` holds, per batch, the fraction of input values within ``0.01`` of
+    0: hidden cells hold the mean pixel, 0 after normalization (within 0.0087 with a rounded
+    uint8 fill), while natural pixels are rarely that close to the mean in a value.
+    """
+
+    def __init__(self):
+        self.fractions = {True: [], False: []}
+
+    def watch(self, module):
+        """Also record every input ``module`` is called with (torchreid: no data preprocessor)."""
+        module.register_forward_pre_hook(lambda mod, args: self.record(args[0], mod.training))
+        return module
+
+    def reset(self):
+        """Forget what was seen (before the next run in the same test)."""
+        self.fractions = {True: [], False: []}
+
+    def record(self, out, training):
+        for batch in out if isinstance(out, tuple | list) else (out,):
+            inputs = batch["inputs"] if isinstance(batch, dict) else batch
+            tensors = inputs if isinstance(inputs, tuple | list) else [inputs]
+            tensors = [t for t in tensors if hasattr(t, "is_floating_point")
+                       and t.is_floating_point()]
+            if tensors:
+                near = sum(float((t.abs() < 0.01).sum()) for t in tensors)
+                self.fractions[bool(training)].append(near / sum(t.numel() for t in tensors))
+
+    def check(self, method: str):
+        """Training batches hidden iff the method is HaS; evaluation batches never.
+
+        Methods that erase otherwise (random erasing) get only the evaluation check.
+        """
+        hides = True if method == "has" or method.startswith("has-") else (
+            False if method == "baseline" else None)
+        train, evaluation = self.fractions[True], self.fractions[False]
+        assert train and evaluation, f"no batches seen: {len(train)} train, {len(evaluation)} eval"
+        mean_train = sum(train) / len(train)
+        assert max(evaluation) < 0.05, f"evaluation batches look hidden: {max(evaluation):.3f}"
+        print(f"input spy {method}: train {mean_train:.3f}, eval max {max(evaluation):.3f}")
+        if hides:
+            assert mean_train > 0.25, f"training batches are not hidden: {mean_train:.3f}"
+        elif hides is False:
+            assert mean_train < 0.1, f"training batches look hidden: {mean_train:.3f}"
+
+
+@pytest.fixture
+def input_spy(monkeypatch):
+    """An :class:`InputSpy` on every mmengine ``Runner`` that trains in this test."""
+    from mmengine.runner import Runner
+
+    spy, train = InputSpy(), Runner.train
+
+    def spying_train(runner):
+        preprocessor = runner.model.data_preprocessor
+        forward = preprocessor.forward
+
+        def spying_forward(data, training=False):
+            out = forward(data, training)
+            spy.record(out, training)
+            return out
+
+        preprocessor.forward = spying_forward
+        return train(runner)
+
+    monkeypatch.setattr(Runner, "train", spying_train)
+    return spy

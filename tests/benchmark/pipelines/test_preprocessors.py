@@ -185,7 +185,7 @@ def test_overlay_swaps_the_preprocessor_and_keeps_the_pipeline(scope):
 
 
 @pytest.mark.slow
-def test_classification_run_with_preprocessor_placement(tiny_cifar10, tmp_path):
+def test_classification_run_with_preprocessor_placement(tiny_cifar10, tmp_path, input_spy):
     from benchmark.engine.runner import run_one
     from benchmark.engine.spec import RunSpec
 
@@ -196,6 +196,7 @@ def test_classification_run_with_preprocessor_placement(tiny_cifar10, tmp_path):
     assert record.ok, record.reason
     assert record.method_params["has_placement"] == "preprocessor"
     assert 0.0 <= record.metrics["top1"] <= 100.0
+    input_spy.check("has")  # the run's own preprocessor hid its training batches only
     from mmpretrain.registry import MODELS
 
     from tasks import get_task

@@ -157,7 +157,7 @@ def test_check_rejects_missing_features_and_unknown_options(thumos_root, tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["baseline", "random_erasing", "has"])
-def test_short_run_writes_map_rows(method, thumos_root, tmp_path):
+def test_short_run_writes_map_rows(method, thumos_root, tmp_path, input_spy):
     from benchmark.engine.runner import run_one
 
     spec = RunSpec(task="action_localization", method=method, data_root=str(thumos_root),
@@ -183,3 +183,4 @@ def test_short_run_writes_map_rows(method, thumos_root, tmp_path):
 
         figure = explain([work], tmp_path / "explain" / "tcam.png", n=2)
         assert figure.is_file() and figure.stat().st_size > 0
+    input_spy.check(method)

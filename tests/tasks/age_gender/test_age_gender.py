@@ -202,7 +202,7 @@ def test_mae_metric_against_hand_computed_values():
 
 # ----------------------------------------------------------------------------- runs
 @pytest.mark.parametrize("method", ["baseline", "random_erasing", "has"])
-def test_short_run_writes_a_row(method, tiny_utkface, tmp_path, one_thread):
+def test_short_run_writes_a_row(method, tiny_utkface, tmp_path, one_thread, input_spy):
     spec = RunSpec("age_gender", method=method, dataset="utkface", data_root=str(tiny_utkface),
                    epochs=1, synthetic=True,
                    options=(("batch_size", 8), ("image_px", 32)))
@@ -213,3 +213,4 @@ def test_short_run_writes_a_row(method, tiny_utkface, tmp_path, one_thread):
     assert record.history and {"mae", "gender_accuracy"} <= set(record.history[-1])
     if method == "has":
         assert record.method_params["has_grid_sizes_px"] == [0, 2, 5, 6, 8]
+    input_spy.check(method)

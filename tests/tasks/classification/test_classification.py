@@ -79,7 +79,7 @@ def test_model_without_config_is_rejected():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["baseline", "random_erasing", "has"])
-def test_one_epoch_run_writes_rows_with_provenance(method, tiny_cifar10, tmp_path):
+def test_one_epoch_run_writes_rows_with_provenance(method, tiny_cifar10, tmp_path, input_spy):
     spec = RunSpec("classification", method=method, dataset="cifar10",
                    data_root=str(tiny_cifar10), model="resnet-tiny-cifar", epochs=1,
                    synthetic=True, options=(("batch_size", 16),))
@@ -99,6 +99,7 @@ def test_one_epoch_run_writes_rows_with_provenance(method, tiny_cifar10, tmp_pat
     assert on_disk["status"] == "ok" and on_disk["metrics"] == record.metrics
     work = Path(prov["work_dir"])
     assert (work / "spec.json").exists() and not (work / "running.json").exists()
+    input_spy.check(method)
 
 
 @pytest.mark.slow

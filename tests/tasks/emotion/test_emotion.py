@@ -163,7 +163,8 @@ def test_has_only_in_training_pipeline(tiny_ckplus):
 
 
 @pytest.mark.parametrize("method", ["baseline", "random_erasing", "has"])
-def test_short_cross_validated_run_writes_a_row(method, tiny_ckplus, tmp_path, one_thread):
+def test_short_cross_validated_run_writes_a_row(method, tiny_ckplus, tmp_path, one_thread,
+                                                  input_spy):
     spec = RunSpec("emotion", method=method, dataset="ckplus48", data_root=str(tiny_ckplus),
                    epochs=1, synthetic=True,
                    options=(("batch_size", 8), ("folds_to_run", 2), ("num_folds", 3)))
@@ -175,3 +176,4 @@ def test_short_cross_validated_run_writes_a_row(method, tiny_ckplus, tmp_path, o
     assert record.metrics["accuracy_std"] == pytest.approx(np.std(folds, ddof=1))
     assert {row["fold"] for row in record.history} == {0, 1}
     assert record.method_params["method"] == method
+    input_spy.check(method)

@@ -171,9 +171,15 @@ TINY = (("data.height", 64), ("data.width", 32), ("data.workers", 0), ("test.bat
 
 
 @pytest.mark.slow
-def test_each_method_writes_rank_and_map_rows(market, tmp_path):
+def test_each_method_writes_rank_and_map_rows(market, tmp_path, input_spy, monkeypatch):
+    from tasks.reid.train import import_torchreid
+
+    models = import_torchreid().models
+    build = models.build_model
+    monkeypatch.setattr(models, "build_model", lambda *a, **k: input_spy.watch(build(*a, **k)))
     rows = {}
     for method in ("baseline", "random_erasing", "has", "has+random_erasing"):
+        input_spy.reset()
         spec = RunSpec("reid", method=method, dataset="market1501", data_root=str(market),
                        model="osnet_x0_25", epochs=1, options=TINY, synthetic=True)
         record = run_one(spec, tmp_path, raise_errors=True)
@@ -183,6 +189,7 @@ def test_each_method_writes_rank_and_map_rows(market, tmp_path):
         assert record.metrics["rank1"] <= record.metrics["rank5"] <= record.metrics["rank10"]
         assert record.history[-1]["epoch"] == 1 and np.isfinite(record.history[-1]["loss"])
         rows[method] = record.method_params["train_transform"]
+        input_spy.check(method.split("+")[0])  # training images hidden (HaS) or not; never eval
     assert "HideAndSeekTensor" not in rows["baseline"] + rows["random_erasing"]
     assert rows["random_erasing"][-1] == "RandomErasing"
     assert rows["has"][-1] == "HideAndSeekTensor"

@@ -239,13 +239,16 @@ def test_method_changes_images_never_labels(camvid_synth, method):
 
 # ----------------------------------------------------------------------------- runs
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["baseline", "random_erasing", "has"])
-def test_short_run_writes_rows(camvid_synth, tmp_path, method):
+@pytest.mark.parametrize(("method", "placement"), [
+    ("baseline", None), ("random_erasing", None), ("has", None), ("has", "preprocessor")])
+def test_short_run_writes_rows(camvid_synth, tmp_path, method, placement, input_spy):
     from benchmark.engine.runner import run_one
 
     spec = RunSpec(task="segmentation", dataset="camvid", data_root=str(camvid_synth),
                    method=method, model="fcn-r18-tiny", epochs=1, synthetic=True,
                    options=(("eval_images", 2), ("train_images", 4)))
+    if placement:
+        spec = spec.with_options(has_placement=placement)
     record = run_one(spec, tmp_path, raise_errors=True)
     assert record.status == "ok"
     assert set(record.metrics) == {"miou", "aacc", "macc"}
@@ -254,6 +257,7 @@ def test_short_run_writes_rows(camvid_synth, tmp_path, method):
     assert [row["epoch"] for row in record.history] == [1]
     assert record.method_params["method"] == method
     assert record.extra["train_images"] == 4
+    input_spy.check(method)
 
 
 def test_preprocessor_placement_builds_the_has_preprocessor(camvid_synth):

@@ -145,7 +145,7 @@ def test_grad_cam_shapes_and_files(clips_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_short_run_and_explain(clips_root, tmp_path):
+def test_short_run_and_explain(clips_root, tmp_path, input_spy):
     from benchmark.engine.runner import run_one
     from tasks.video import explain
 
@@ -162,6 +162,7 @@ def test_short_run_and_explain(clips_root, tmp_path):
     strip = explain([work], tmp_path / "explain" / "cam.png", n=1)
     assert strip.is_file() and strip.with_suffix(".gif").is_file()
     assert (strip.parent / "cam_curve.png").is_file()
+    input_spy.check("has")  # hidden frames in training clips only
 
 
 def test_preprocessor_placement_for_spatial_has(clips_root):

@@ -38,7 +38,7 @@ def _spec(root, method):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
-def test_short_run_writes_every_metric(tiny_data, results, method):
+def test_short_run_writes_every_metric(tiny_data, results, method, input_spy):
     record = run_one(_spec(tiny_data, method), results, raise_errors=True)
     assert record.ok and record.dataset == "tiny-imagenet-synth"
     assert set(record.metrics) == {"top1_cls", "top1_loc", "gt_known_loc", "maxboxaccv2"}
@@ -61,6 +61,7 @@ def test_short_run_writes_every_metric(tiny_data, results, method):
         expected = {"has": [0, 5, 9, 13, 16], "has-16": [5], "has-32": [9], "has-44": [13],
                     "has-56": [16]}[method]
         assert sizes == expected
+    input_spy.check(method)
 
 
 @pytest.mark.slow
