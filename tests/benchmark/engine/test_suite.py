@@ -57,3 +57,50 @@ def test_paper_grid_has_options_pass_every_task_check():
     assert ("segmentation", "preprocessor") in placements
     assert ("video", "preprocessor") in placements
     assert ("reid", "pipeline") in placements and ("action_localization", "pipeline") in placements
+
+
+def _states_printed(text):
+    """The run states, in order, that ``hasbench suite --dry-run`` prints."""
+    return [line.split()[0] for line in text.splitlines() if line.startswith("  ")]
+
+
+@pytest.mark.slow
+def test_local_suite_skips_finished_retries_failed_and_counts_states(tiny_cifar10, tmp_path,
+                                                                     capsys):
+    """Two runs, one of which fails (NaN loss): exit 1, then skip / retry / status / dry run."""
+    from benchmark.cli import main
+    from benchmark.engine import records
+    from tasks import get_task
+
+    entry = dict(task="classification", dataset="cifar10", synthetic=True,
+                 data_root=str(tiny_cifar10), model="resnet-tiny-cifar", methods=["baseline"],
+                 epochs=1, options={"batch_size": 16})
+    path = _write(tmp_path, [entry, dict(entry, options={"batch_size": 16, "lr": 1e12})])
+    results = tmp_path / "res"
+    suite = suites.load_suite(str(path), results)
+    ok_id, failing_id = (get_task(r.spec.task).resolve(r.spec).run_id() for r in suite.runs)
+
+    def cli(*argv):
+        code = main([*argv, str(path), "--results", str(results)])
+        return code, capsys.readouterr()
+
+    code, out = cli("suite", "--dry-run")
+    assert code == 0 and _states_printed(out.out) == ["missing", "missing"]
+    assert "pending: 2" in out.out
+    code, out = cli("suite")
+    assert code == 1  # one run failed
+    assert records.find_record(results, ok_id).ok
+    assert records.read_record(records.record_path(results, failing_id)).status == "failed"
+    code, out = cli("status")
+    row = next(line.split() for line in out.out.splitlines() if "classification" in line)
+    assert code == 0 and row[1:] == ["baseline", "1", "0", "1", "0"]  # done running failed missing
+    code, out = cli("suite", "--dry-run")
+    assert _states_printed(out.out) == ["done", "failed"] and "pending: 1" in out.out
+    stamps = {i: records.record_path(results, i).stat().st_mtime_ns for i in (ok_id, failing_id)}
+    code, out = cli("suite")
+    assert code == 0 and "2 already recorded, 0 to run" in out.err
+    assert all(records.record_path(results, i).stat().st_mtime_ns == t for i, t in stamps.items())
+    code, out = cli("suite", "--retry-failed")
+    assert code == 1 and "1 already recorded, 1 to run" in out.err
+    assert records.record_path(results, ok_id).stat().st_mtime_ns == stamps[ok_id]
+    assert records.record_path(results, failing_id).stat().st_mtime_ns != stamps[failing_id]
