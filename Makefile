@@ -14,7 +14,7 @@ THREADS ?= 1
 # Runs of the demo executed at once (each in its own process with THREADS threads).
 DEMO_WORKERS ?= 2
 
-.PHONY: install demo test lint bench-perf bench tables reproduce-all clean-venv
+.PHONY: install demo test lint mutation bench-perf bench tables reproduce-all clean-venv
 
 install: $(STAMP)
 
@@ -46,6 +46,14 @@ bench-perf: install
 	$(PY) scripts/bench_pipeline_throughput.py --out results/perf/pipeline_throughput.csv
 	@test -d results/demo/records && $(PY) scripts/demo_wall_times.py --out results/perf/demo_wall_time.csv \
 		|| echo "no demo records: run 'make demo' for the per-task demo wall times"
+
+# Mutation testing of the HaS core (not part of `make test`): mutmut changes the core one small
+# edit at a time ([tool.mutmut] in pyproject.toml) and runs the core's tests against each;
+# a mutant they do not catch is listed by `mutmut results` (inspect one: `mutmut show NAME`).
+mutation: install
+	rm -rf mutants
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run
+	$(VENV)/bin/mutmut results
 
 bench: install
 	@test -n "$(TASK)" || { echo "usage: make bench TASK=<task>  (see: hasbench list)"; exit 2; }

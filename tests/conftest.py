@@ -43,9 +43,9 @@ def build_face_dataset():
     return DATASETS.build
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def one_thread():
-    """Run the test with one torch thread (restored after it).
+    """Run every test with one torch thread (restored after it).
 
     Two OpenMP threads per process on a shared 2-core machine made training many times slower.
     """

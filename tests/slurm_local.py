@@ -58,11 +58,33 @@ def missing_binaries() -> list[str]:
     return [name for name in REQUIRED_BINARIES if shutil.which(name, path=path) is None]
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class HeldPorts:
+    """Distinct free TCP ports on 127.0.0.1, each held (bound here) until its daemon starts.
+
+    Ports found and let go at once may be taken by anything in between, or handed out twice;
+    these stay bound by this process until :meth:`release` gives one to the daemon about to
+    bind it.
+    """
+
+    def __init__(self, names: tuple[str, ...]):
+        self._sockets = {}
+        for name in names:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            self._sockets[name] = sock
+        self.ports = {name: sock.getsockname()[1] for name, sock in self._sockets.items()}
+
+    def release(self, name: str) -> int:
+        """Stop holding ``name``'s port (its daemon binds it next) and return it."""
+        sock = self._sockets.pop(name, None)
+        if sock is not None:
+            sock.close()
+        return self.ports[name]
+
+    def close(self) -> None:
+        """Release every port still held."""
+        for name in list(self._sockets):
+            self.release(name)
 
 
 def _port_open(port: int) -> bool:
@@ -121,6 +143,7 @@ class LocalSlurm:
         begin = time.monotonic()
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
+        self._ports = HeldPorts(("db", "dbd", "ctld", "slurmd"))
         try:
             self._start_munge(timeout_seconds)
             self._start_mariadb(timeout_seconds)
@@ -131,6 +154,8 @@ class LocalSlurm:
         except BaseException:
             self.stop(keep=True)
             raise
+        finally:
+            self._ports.close()
         self.start_seconds = time.monotonic() - begin
         return self
 
@@ -192,7 +217,7 @@ class LocalSlurm:
 
     def _start_mariadb(self, timeout_seconds: float) -> None:
         data = self.root / "db"
-        self.db_port = free_port()
+        self.db_port = self._ports.ports["db"]
         self.db_socket = self.root / "mysqld.sock"
         log = self.root / "mariadbd.log"
         if not (data / "mysql").exists():
@@ -201,6 +226,7 @@ class LocalSlurm:
                  "--auth-root-authentication-method=normal", "--skip-test-db"],
                 check=True, capture_output=True, timeout=120, env=_env(),
             )
+        self._ports.release("db")
         self._spawn("mariadbd", [
             "mariadbd", "--no-defaults", f"--datadir={data}", "--user=root",
             "--bind-address=127.0.0.1", f"--port={self.db_port}", f"--socket={self.db_socket}",
@@ -211,7 +237,7 @@ class LocalSlurm:
         self._wait("mariadbd", lambda: _port_open(self.db_port), timeout_seconds, log)
 
     def _start_slurmdbd(self, timeout_seconds: float) -> None:
-        self.dbd_port = free_port()
+        self.dbd_port = self._ports.ports["dbd"]
         conf = self.root / "slurmdbd.conf"
         conf.write_text("\n".join([
             "AuthType=auth/munge",
@@ -231,6 +257,7 @@ class LocalSlurm:
             "",
         ]))
         os.chmod(conf, 0o600)  # slurmdbd refuses a readable config (it may hold a password)
+        self._ports.release("dbd")
         self._spawn("slurmdbd", ["slurmdbd", "-D"],
                     env={"SLURM_CONF": str(self.conf)})
         self._wait("slurmdbd", lambda: _port_open(self.dbd_port), timeout_seconds,
@@ -238,7 +265,7 @@ class LocalSlurm:
 
     def _add_cluster(self, timeout_seconds: float) -> None:
         # sacctmgr reads slurm.conf for the dbd address: write a first version now
-        self.ctld_port, self.slurmd_port = free_port(), free_port()
+        self.ctld_port, self.slurmd_port = self._ports.ports["ctld"], self._ports.ports["slurmd"]
         self._write_slurm_conf()
         deadline = time.monotonic() + timeout_seconds
         while True:
@@ -256,10 +283,12 @@ class LocalSlurm:
         (self.root / "state").mkdir(exist_ok=True)
         (self.root / "spool").mkdir(exist_ok=True)
         env = {"SLURM_CONF": str(self.conf)}
+        self._ports.release("ctld")
         self._spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)], env=env)
         self._wait("slurmctld", lambda: self.run("scontrol", "ping", check=False,
                                                  timeout_seconds=3).stdout.count("UP") > 0,
                    timeout_seconds, self.root / "slurmctld.log")
+        self._ports.release("slurmd")
         self._spawn("slurmd", ["slurmd", "-D", "-f", str(self.conf)], env=env)
         self._wait("slurmd", self._node_idle, timeout_seconds, self.root / "slurmd.log")
 

@@ -56,6 +56,28 @@ def test_corrupt_image_is_named_before_training(tmp_path, capsys):
     assert not (tmp_path / "res" / "work").exists()
 
 
+#: ``hasbench`` with a hook that, once epoch 1 is validated (and its history row written),
+#: touches ``argv[1]`` and waits to be killed: the kill lands at a known point of the run.
+PAUSE_AFTER_EPOCH_1 = """
+import sys, time
+from pathlib import Path
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+marker, train = Path(sys.argv[1]), Runner.train
+class Pause(Hook):
+    def after_val_epoch(self, runner, metrics=None):
+        if runner.epoch == 1:
+            marker.touch()
+            time.sleep(600)
+def paused_train(runner):
+    runner.register_hook(Pause(), priority="VERY_LOW")
+    return train(runner)
+Runner.train = paused_train
+from benchmark.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def _wait_for(path_glob, root: Path, proc, timeout_s=300):
     deadline = time.time() + timeout_s
     while time.time() < deadline:
@@ -70,14 +92,16 @@ def _wait_for(path_glob, root: Path, proc, timeout_s=300):
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_resumes_to_the_same_epochs(tiny_cifar10, tmp_path):
-    args = [sys.executable, "-m", "benchmark.cli", "run", "classification", "--dataset",
-            "cifar10", "--data-root", str(tiny_cifar10), "--synthetic", "--model",
-            "resnet-tiny-cifar", "--epochs", "3", "--option", "batch_size=16",
-            "--results", str(tmp_path)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    cli = ["run", "classification", "--dataset", "cifar10", "--data-root", str(tiny_cifar10),
+           "--synthetic", "--model", "resnet-tiny-cifar", "--epochs", "3", "--option",
+           "batch_size=16", "--results", str(tmp_path)]
+    args = [sys.executable, "-m", "benchmark.cli", *cli]
+    marker = tmp_path / "paused-after-epoch-1"
+    pausing = [sys.executable, "-c", PAUSE_AFTER_EPOCH_1, str(marker), *cli]
+    proc = subprocess.Popen(pausing, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        _wait_for("work/*/history.jsonl", tmp_path, proc)  # epoch 1 trained and validated
+        _wait_for(marker.name, tmp_path, proc)  # epoch 1 trained and validated, then paused
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

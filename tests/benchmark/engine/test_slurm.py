@@ -270,17 +270,13 @@ def test_suite_on_slurm_cancel_and_rerun(slurm_cluster, tmp_path, capsys):
     recs = records.read_records(results)
     assert sorted(r.run_id for r in recs) == sorted(s.run_id for s in submissions)
     assert all(r.ok and r.provenance.get("slurm_job_id") for r in recs)
-    try:
-        from benchmark.reporting.table import load_table
-    except ImportError:
-        table = None
-    else:
-        table = load_table(results)
-    if table is not None:
-        assert set(table["method"]) == {"baseline", "has"}
-        assert not table.duplicated(["run_id", "metric"]).any()
-        assert (table["status"] == "ok").all() and table["value"].notna().all()
-        per_run = table.groupby("run_id")["metric"].nunique()
-        assert len(per_run) == 2 and per_run.nunique() == 1
+    from benchmark.reporting.table import load_table
+
+    table = load_table(results)
+    assert set(table["method"]) == {"baseline", "has"}
+    assert not table.duplicated(["run_id", "metric"]).any()
+    assert (table["status"] == "ok").all() and table["value"].notna().all()
+    per_run = table.groupby("run_id")["metric"].nunique()
+    assert len(per_run) == 2 and per_run.nunique() == 1
     print(f"\nfirst pass (2 runs, one cancelled) {first_pass_seconds:.1f} s; "
           f"rerun of the cancelled run {rerun_seconds:.1f} s")

@@ -67,20 +67,45 @@ def registry(scope):
 
 def need(path):
     if not path.exists():
-        pytest.skip(f"real data subset missing: {path} (set HASBENCH_DATA to the shared data)")
+        pytest.skip(f"real data subset missing: {path} (set HASBENCH_DATA to the shared data); "
+                    "the generated case of this test still ran")
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_imagenet_images():
+def _generated_pngs(folder, n, shape, seed):
+    """``n`` random-pixel PNG files of ``shape`` under ``folder``."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = [folder / f"{i:02d}.png" for i in range(n)]
+    for path in paths:
+        cv2.imwrite(str(path), rng.integers(0, 256, shape, dtype=np.uint8))
+    return paths
+
+
+@pytest.fixture(scope="module", params=["generated", "real"])
+def tiny_imagenet_images(request, tmp_path_factory):
+    """Eight 64x64 images: generated PNGs always; the Tiny ImageNet subset's JPEGs if there."""
+    if request.param == "generated":
+        return _generated_pngs(tmp_path_factory.mktemp("images"), 8, (64, 64, 3), seed=0)
     root = need(data_dir() / "tiny-imagenet-10" / "train")
     files = sorted(root.glob("*/images/*.JPEG"))[:8]
     assert files, f"no JPEG under {root}"
     return files
 
 
-@pytest.fixture(scope="module")
-def camvid_pair():
+@pytest.fixture(scope="module", params=["generated", "real"])
+def camvid_pair(request, tmp_path_factory):
+    """(image, label map) files: generated 120x90 ones always; CamVid's if the subset is there."""
+    if request.param == "generated":
+        import cv2
+
+        folder = tmp_path_factory.mktemp("camvid-pair")
+        image = _generated_pngs(folder, 1, (90, 120, 3), seed=1)[0]
+        label = folder / "label.png"
+        cv2.imwrite(str(label), np.random.default_rng(2).integers(0, 12, (90, 120), np.uint8))
+        return image, label
     root = need(data_dir() / "camvid-subset")
     image_rel, label_rel = (root / "train.txt").read_text().split("\n")[0].split()
     return root / image_rel, root / label_rel
@@ -88,7 +113,7 @@ def camvid_pair():
 
 @pytest.fixture(scope="module")
 def small_video(tmp_path_factory, tiny_imagenet_images):
-    """An 8-frame 64x64 mp4 made of real images (decord needs width >= 64)."""
+    """An 8-frame 64x64 mp4 made of those images (decord needs width >= 64)."""
     import cv2
 
     path = tmp_path_factory.mktemp("video") / "clip.mp4"
