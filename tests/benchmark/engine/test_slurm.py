@@ -223,6 +223,7 @@ def _wait_for(predicate, timeout_seconds: float, what: str) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 @pytest.mark.slurm
 def test_suite_on_slurm_cancel_and_rerun(slurm_cluster, tmp_path, capsys):
     from benchmark import cli

@@ -201,6 +201,7 @@ def test_mae_metric_against_hand_computed_values():
 
 
 # ----------------------------------------------------------------------------- runs
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["baseline", "random_erasing", "has"])
 def test_short_run_writes_a_row(method, tiny_utkface, tmp_path, one_thread, input_spy):
     spec = RunSpec("age_gender", method=method, dataset="utkface", data_root=str(tiny_utkface),

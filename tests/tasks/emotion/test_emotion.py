@@ -162,6 +162,7 @@ def test_has_only_in_training_pipeline(tiny_ckplus):
     assert params["has_grid_sizes_px"] == [0, 3, 7, 9, 12]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["baseline", "random_erasing", "has"])
 def test_short_cross_validated_run_writes_a_row(method, tiny_ckplus, tmp_path, one_thread,
                                                   input_spy):
