@@ -52,7 +52,7 @@ bench-perf: install
 # a mutant they do not catch is listed by `mutmut results` (inspect one: `mutmut show NAME`).
 mutation: install
 	rm -rf mutants
-	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run
+	OMP_NUM_THREADS=1 HASBENCH_PROPERTY_EXAMPLES=15 $(VENV)/bin/mutmut run
 	$(VENV)/bin/mutmut results
 
 bench: install

@@ -112,10 +112,11 @@ def fill_values(fill: Any, n_channels: int | None, dtype: Any) -> np.ndarray:
                          f"here), got {fill!r}")
     target = numpy_dtype(dtype) or np.dtype(np.float32)  # torch converts it to the rest
     if target.kind in "iub":
-        values, info = np.rint(values), np.iinfo(target if target.kind != "b" else np.uint8)
-        if not np.all((values >= info.min) & (values <= info.max)):  # NaN fails too
-            raise ValueError(f"fill {fill!r} does not fit a {target} image (range {info.min}.."
-                             f"{info.max}); pass a float image to fill with other values")
+        low, high = (0, 1) if target.kind == "b" else (np.iinfo(target).min, np.iinfo(target).max)
+        values = np.rint(values)
+        if not np.all((values >= low) & (values <= high)):  # NaN fails too
+            raise ValueError(f"fill {fill!r} does not fit a {target} image (range {low}..{high}); "
+                             "pass a float image to fill with other values")
     values = values.astype(target).reshape(-1 if values.size > 1 else ())
     if all(type(v) in (int, float) for v in (fill if type(fill) is tuple else (fill,))):
         _last_fill = (fill, n_channels, dtype, values)

@@ -13,6 +13,7 @@ from benchmark.hide_and_seek import (
     CellSampler,
     HiddenCells,
     apply_hidden_cells,
+    apply_hidden_steps,
     expand_hidden_cells,
     hide_frames,
     hide_patches,
@@ -336,6 +337,12 @@ def test_hide_frames_statistics():
 IMG = np.zeros((32, 32, 3), dtype=np.uint8)
 
 
+def read_only(array):
+    """``array``, made read-only."""
+    array.flags.writeable = False
+    return array
+
+
 @pytest.mark.parametrize(
     ("call", "name"),
     [
@@ -374,8 +381,89 @@ IMG = np.zeros((32, 32, 3), dtype=np.uint8)
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(call, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError) as caught:
         call()
+    message = str(caught.value)
+    assert name in message.split()[0] or message.startswith(f"hidden {name}") or (
+        f"{name}=" in message), message
+    assert " got " in message or "fit" in message or "not an axis" in message, message
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: sample_hidden_steps(-1), "length must be an int >= 0 (time steps), got -1"),
+    (lambda: sample_hidden_steps(4, segment_len=0),
+     "segment_len must be an int >= 1 (time steps), got 0"),
+    (lambda: sample_hide_mask(0, 32), "height must be an int >= 1 (pixels), got 0"),
+    (lambda: sample_hide_mask(32, 32, grid_sizes=(-16,)),
+     "grid_sizes must be an int >= 0 (pixels; 0 = not hidden), got -16"),
+    (lambda: sample_hide_mask(32, 32, hide_prob=2), "hide_prob must be a number in [0, 1], got 2"),
+    (lambda: sample_hide_mask(32, 32, rng="seed"), "rng must be a numpy Generator or "
+     "RandomState, an int seed or None (numpy's global state), got str"),
+    (lambda: hide_frames([np.zeros(3)] * 4),
+     "seq must be a numpy array or a torch tensor, got list (stack a list of frames first)"),
+    (lambda: hide_frames(np.zeros((4, 3)), time_axis=2),
+     "time_axis 2 is not an axis of seq (4, 3)"),
+    (lambda: apply_hidden_steps(np.zeros((4, 3)), np.ones(3, bool)),
+     "hidden must be bool (4,), got bool (3,)"),
+    (lambda: hide_patches(IMG, fill=300), "fill 300 does not fit a uint8 image (range 0..255); "
+     "pass a float image to fill with other values"),
+    (lambda: hide_patches(IMG, fill=(1, 2)),
+     "fill must be a number or one value per channel (3 here), got (1, 2)"),
+    (lambda: apply_hidden_cells(IMG, HiddenCells(16, np.ones((3, 3), bool))),
+     "hidden cells of shape (3, 3) (grid 16 px) do not fit a 32x32 image; sample them for this "
+     "image size"),
+    (lambda: expand_hidden_cells(HiddenCells(16, np.ones((3, 3), bool)), 32, 32),
+     "hidden cells of shape (3, 3) (grid 16 px) do not fit a 32x32 image; sample them for this "
+     "image size"),
+    (lambda: sample_hide_mask(32, 0), "width must be an int >= 1 (pixels), got 0"),
+    (lambda: sample_hide_mask(32, 32, grid_sizes=()), "grid_sizes must be a non-empty sequence "
+     "of sizes in pixels, e.g. (0, 16, 32, 44, 56), got ()"),
+    (lambda: hide_patches(IMG[None]), "img must be a numpy array or torch tensor (H, W), "
+     "(H, W, C) with channel_axis=-1 or (C, H, W) with channel_axis=0, got (1, 32, 32, 3), "
+     "channel_axis=-1"),
+    (lambda: hide_patches([[1, 2]]), "img must be a numpy array or torch tensor (H, W), "
+     "(H, W, C) with channel_axis=-1 or (C, H, W) with channel_axis=0, got list, "
+     "channel_axis=-1"),
+    (lambda: hide_patches(IMG[..., 0], fill=(1, 2)),
+     "fill must be a number or one value per channel (1 here), got (1, 2)"),
+    (lambda: apply_hidden_cells(read_only(np.zeros((8, 8), np.uint8)),
+                                HiddenCells(4, np.ones((2, 2), bool)), inplace=True),
+     "inplace=True needs a writeable array; pass inplace=False or a copy"),
+    (lambda: hide_patches_batch(torch.zeros(3, 8, 8)),
+     "x must be an N x C x H x W torch tensor, got torch.Size([3, 8, 8])"),
+    (lambda: hide_patches_batch([1, 2]), "x must be an N x C x H x W torch tensor, got list"),
+])
+def test_error_messages_say_what_is_wrong_and_what_to_do(call, message):
+    with pytest.raises(ValueError) as caught:
+        call()
+    assert str(caught.value) == message
+
+
+def test_defaults_are_the_papers():
+    """Grid sizes (0, 16, 32, 44, 56) px, hiding probability 0.5, fill 0 (the normalized mean)."""
+    import inspect
+
+    for function in (sample_hidden_cells, sample_hide_mask, hide_patches, hide_patches_batch,
+                     CellSampler):
+        params = inspect.signature(function).parameters
+        assert params["grid_sizes"].default == DEFAULT_GRID_SIZES == (0, 16, 32, 44, 56)
+        assert params["hide_prob"].default == 0.5
+    for function in (sample_hidden_steps, hide_frames):
+        assert inspect.signature(function).parameters["hide_prob"].default == 0.5
+    for function in (hide_patches, hide_patches_batch, hide_frames, apply_hidden_cells,
+                     apply_hidden_steps):
+        assert inspect.signature(function).parameters["fill"].default == 0
+    assert inspect.signature(sample_hidden_steps).parameters["segment_len"].default == 1
+
+
+def test_frames_per_channel_fill_with_time_last():
+    feats = np.ones((3, 7), dtype=np.float32)  # D x T: time on the last axis
+    hidden = np.array([True, False, True, False, False, True, False])
+    out = apply_hidden_steps(feats, hidden, fill=(5, 6, 7), time_axis=1)
+    np.testing.assert_array_equal(out[:, hidden], np.array([[5] * 3, [6] * 3, [7] * 3]))
+    np.testing.assert_array_equal(out[:, ~hidden], 1)
+    with pytest.raises(ValueError, match="one value per channel"):
+        apply_hidden_steps(feats, hidden, fill=(1,) * 7, time_axis=1)
 
 
 def test_large_float_image_matches_reference():
@@ -579,3 +667,132 @@ def test_tensors_numpy_cannot_hold_are_written_by_torch_exactly():
                                  generator=torch.Generator().manual_seed(seed))
         assert got.dtype == torch.bfloat16 and torch.equal(got.float(), want)
         assert (got != xb).any()
+
+
+
+class FixedDraws(np.random.RandomState):
+    """A RandomState whose draws are ``values`` (then 0.5): pins the strict ``u < hide_prob``."""
+
+    def __init__(self, values):
+        super().__init__(0)
+        self.values = list(values)
+
+    def random(self, size=None):
+        if size is None:
+            return self.values.pop(0)
+        count = int(np.prod(size))
+        drawn, self.values = self.values[:count], self.values[count:]
+        return np.array(drawn + [0.5] * (count - len(drawn))).reshape(size)
+
+
+def test_a_cell_is_hidden_only_when_its_draw_is_below_hide_prob(monkeypatch):
+    hidden = sample_hidden_cells(4, 4, (2,), 0.5, rng=FixedDraws([0.0, 0.5, 0.4999, 0.5, 0.7]))
+    assert hidden.grid_size_px == 2 and hidden.cells.tolist() == [[False, True], [False, False]]
+    steps = sample_hidden_steps(3, 0.5, rng=FixedDraws([0.5, 0.25, 0.75]))
+    assert steps.tolist() == [False, True, False]
+    nothing = sample_hidden_cells(4, 4, (0, 2), 0.5, rng=FixedDraws([0.3]))
+    assert nothing.grid_size_px == 0 and nothing.cells.shape == (0, 0)
+    assert nothing.cells.dtype == bool
+    monkeypatch.setattr(torch, "rand", lambda shape, **kw: torch.full(shape, 0.5))
+    out = hide_patches_batch(torch.ones(2, 1, 4, 4), (2,), 0.5, fill=0)
+    assert torch.equal(out, torch.ones(2, 1, 4, 4))  # every draw equals hide_prob: none hidden
+    assert hide_patches_batch(torch.ones(2, 1, 4, 4), (2,), 0.51, fill=0).eq(0).all()
+
+
+def test_defaults_hide_as_the_paper_does():
+    """Called with defaults: grid sizes (0, 16, 32, 44, 56) px, probability 0.5, fill 0."""
+    img = np.random.default_rng(0).integers(1, 255, (64, 48, 3), dtype=np.uint8)
+    for seed in range(6):
+        explicit = hide_patches(img, DEFAULT_GRID_SIZES, 0.5, 0, rng=seed)
+        np.testing.assert_array_equal(hide_patches(img, rng=seed), explicit)
+        hidden = sample_hidden_cells(64, 48, rng=seed)
+        np.testing.assert_array_equal(apply_hidden_cells(img, hidden), explicit)
+        np.testing.assert_array_equal(sample_hidden_steps(9, rng=seed),
+                                      sample_hidden_steps(9, 0.5, seed, 1))
+        seq = np.ones((9, 2), np.float32)
+        np.testing.assert_array_equal(hide_frames(seq, rng=seed),
+                                      hide_frames(seq, 0.5, 0.0, seed))
+        steps = sample_hidden_steps(9, rng=seed)
+        np.testing.assert_array_equal(apply_hidden_steps(seq, steps), hide_frames(seq, 0.5, 0.0,
+                                                                                  seed))
+        x = torch.rand(3, 2, 16, 16) + 1
+        assert torch.equal(hide_patches_batch(x, generator=torch.Generator().manual_seed(seed)),
+                           hide_patches_batch(x, DEFAULT_GRID_SIZES, 0.5, 0.0,
+                                              torch.Generator().manual_seed(seed)))
+
+
+def test_layouts_numpy_shares_are_written_in_one_pass(monkeypatch):
+    """Flipped views, reversed channels and CPU tensors go through the numpy writer without a
+    compact copy; a view with gaps between pixels takes the copy (and is still exact)."""
+    import benchmark.hide_and_seek as core
+
+    calls = []
+    fill_cells = core._fill_cells
+    monkeypatch.setattr(core, "_fill_cells", lambda *a: calls.append(1) or fill_cells(*a))
+    img = np.random.default_rng(0).integers(0, 255, (40, 44, 3), dtype=np.uint8)
+    hidden = sample_hidden_cells(40, 44, (6,), 0.5, rng=1)
+    want = apply_hidden_cells(img, hidden, (1, 2, 3))
+    views = {"flipped x": lambda a: a[:, ::-1], "flipped y": lambda a: a[::-1],
+             "bgr view": lambda a: a[..., ::-1], "all flipped": lambda a: a[::-1, ::-1, ::-1]}
+    for name, view in views.items():
+        target = view(img.copy())
+        want_view = apply_hidden_cells(np.ascontiguousarray(target), hidden, (1, 2, 3))
+        calls.clear()
+        assert apply_hidden_cells(target, hidden, (1, 2, 3), inplace=True) is target
+        assert len(calls) == 1, f"{name}: {len(calls)} writes (a compact copy was made)"
+        np.testing.assert_array_equal(target, want_view)
+    calls.clear()
+    tensor = torch.from_numpy(img.copy()).permute(2, 0, 1)
+    out = apply_hidden_cells(tensor, hidden, (1, 2, 3), channel_axis=0)
+    assert len(calls) == 1 and out.is_contiguous()  # numpy's dtype: through numpy, new = dense
+    assert torch.equal(out.permute(1, 2, 0), torch.from_numpy(want))
+    calls.clear()
+    gaps = np.zeros((40, 88, 3), np.uint8)[:, ::2]
+    apply_hidden_cells(gaps, hidden, (1, 2, 3), inplace=True)
+    assert len(calls) == 2  # pixels apart in memory: written into a compact copy, copied back
+    np.testing.assert_array_equal(gaps, apply_hidden_cells(np.zeros((40, 44, 3), np.uint8),
+                                                           hidden, (1, 2, 3)))
+
+
+def test_channel_axis_spellings_and_fill_forms():
+    img = np.random.default_rng(0).integers(0, 255, (20, 24, 3), dtype=np.uint8)
+    chw = np.ascontiguousarray(img.transpose(2, 0, 1))
+    for seed in range(3):
+        want = hide_patches(img, (5,), 0.5, (1, 2, 3), rng=seed)
+        np.testing.assert_array_equal(hide_patches(img, (5,), 0.5, (1, 2, 3), seed, 2), want)
+        np.testing.assert_array_equal(
+            hide_patches(chw, (5,), 0.5, (1, 2, 3), seed, -3).transpose(1, 2, 0), want)
+        np.testing.assert_array_equal(hide_patches(img, (5,), 0.5, [7], seed),
+                                      hide_patches(img, (5,), 0.5, 7, seed))
+        grad_fill = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        np.testing.assert_array_equal(hide_patches(img, (5,), 0.5, grad_fill, seed), want)
+    for axis in (3, -4, 1):
+        with pytest.raises(ValueError, match="channel_axis"):
+            hide_patches(img, channel_axis=axis)
+    with pytest.raises(ValueError, match="one value per channel"):
+        hide_patches(img, fill=np.ones((1, 3)))
+    signed = np.zeros((8, 8), np.int16)
+    assert hide_patches(signed, (8,), 1.0, fill=-5).min() == -5
+    with pytest.raises(ValueError, match="does not fit a int16 image"):
+        hide_patches(signed, (8,), 1.0, fill=40000)
+    mask = np.zeros((8, 8, 2), bool)
+    assert hide_patches(mask, (4,), 1.0, fill=1).all()
+    with pytest.raises(ValueError, match="does not fit a bool image"):
+        hide_patches(mask, (4,), 1.0, fill=2)
+
+
+def test_time_steps_check_their_axis_and_round_their_fill():
+    seq = np.ones((5, 3), np.uint8)
+    hidden = np.array([True, False, True, False, False])
+    np.testing.assert_array_equal(apply_hidden_steps(seq, hidden, (4, 5, 6))[hidden],
+                                  [[4, 5, 6]] * 2)  # per channel, time first
+    np.testing.assert_array_equal(apply_hidden_steps(seq, hidden, 2.6)[hidden], 3)  # rounded
+    with pytest.raises(ValueError, match="does not fit a uint8"):
+        apply_hidden_steps(seq, hidden, 300)
+    line = np.ones(5, np.float32)  # one value per step
+    np.testing.assert_array_equal(apply_hidden_steps(line, hidden, 0.0), [0, 1, 0, 1, 1])
+    np.testing.assert_array_equal(hide_frames(seq, 1.0, 0, rng=0, time_axis=-2), 0)
+    for axis in (1.5, True, -3):
+        with pytest.raises(ValueError, match="time_axis"):
+            hide_frames(seq, time_axis=axis)
+    assert apply_hidden_steps(torch.ones(5, 3), torch.from_numpy(hidden), 0.0)[hidden].eq(0).all()

@@ -23,7 +23,9 @@ def test_fill_values_round_cast_and_range_check_per_dtype():
     assert fill_values(0.1, 3, torch.float32).dtype == np.float32
     assert fill_values(0.1, 3, torch.bfloat16).dtype == np.float32  # torch converts it after
     assert fill_values(np.array([1, 2]), 2, np.float64).shape == (2,)
-    for bad, dtype in [(256, np.uint8), (-1, np.uint8), (float("nan"), np.uint8), ((1, 2), 3)]:
+    assert fill_values(0, None, np.bool_).item() is False and fill_values(1, None, bool).item()
+    for bad, dtype in [(256, np.uint8), (-1, np.uint8), (float("nan"), np.uint8), ((1, 2), 3),
+                       (2, np.bool_), (-1, np.bool_)]:
         with pytest.raises(ValueError, match="fill"):
             fill_values(bad, 3, dtype if isinstance(dtype, type) else np.float32)
 
@@ -46,6 +48,7 @@ def test_integer_checks_name_the_argument_and_unit():
     for bad in (True, 2.0, -1, "3"):
         with pytest.raises(ValueError, match=r"n must be an int >= 0 \(px\)"):
             check_int(bad, "n", 0, "px")
+    assert check_int(np.int64(0), "n", 0, "px") == 0 and check_int(np.uint8(1), "h", 1, "px") == 1
     assert check_grid_sizes([0, np.int32(16)]) == (0, 16)
     for bad in ((), "16", [[16]], (16, -1), (16.0,)):
         with pytest.raises(ValueError, match="grid_sizes"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from hypothesis import given, settings
@@ -18,7 +20,9 @@ from benchmark.hide_and_seek import (
 )
 
 DTYPES = [np.uint8, np.int16, np.float16, np.float32, np.float64]
-SETTINGS = settings(max_examples=80, deadline=None)
+#: Examples per property (``make mutation`` runs fewer: each mutant runs these tests again).
+SETTINGS = settings(max_examples=int(os.environ.get("HASBENCH_PROPERTY_EXAMPLES", "80")),
+                    deadline=None)
 
 
 @st.composite
