@@ -248,7 +248,9 @@ class AgeGenderHead(AgeRegressionHead):
                  gender_loss: dict | None = None, **kwargs: Any):
         super().__init__(in_channels, **kwargs)
         self.gender_fc = nn.Linear(in_channels, num_genders)
-        self.gender_loss = MODELS.build(gender_loss or dict(type="CrossEntropyLoss",
+        # Scoped: under another library's default scope (mmaction's, after a video run in the
+        # same process) a bare "CrossEntropyLoss" is that library's, with other arguments.
+        self.gender_loss = MODELS.build(gender_loss or dict(type="mmpretrain.CrossEntropyLoss",
                                                             loss_weight=1.0))
 
     def forward(self, feats: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:

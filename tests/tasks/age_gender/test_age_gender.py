@@ -171,6 +171,18 @@ def test_age_regression_head_against_hand_computed_values():
         AgeRegressionHead(in_channels=2, loss_type="l2")
 
 
+def test_gender_loss_is_mmpretrains_under_any_default_scope():
+    from mmengine.registry import DefaultScope
+
+    from benchmark.engine import compat
+    from tasks._faces.mm import AgeGenderHead
+
+    compat.apply()  # mmaction2 1.2.0 imports a module it does not ship
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        head = _head(AgeGenderHead, loss_type="l1")
+    assert type(head.gender_loss).__module__.startswith("mmpretrain.")
+
+
 def test_age_gender_head_losses_and_predictions():
     from tasks._faces.mm import AgeGenderHead
 
