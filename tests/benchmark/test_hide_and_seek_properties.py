@@ -21,7 +21,7 @@ from benchmark.hide_and_seek import (
 
 DTYPES = [np.uint8, np.int16, np.float16, np.float32, np.float64]
 #: Examples per property (``make mutation`` runs fewer: each mutant runs these tests again).
-SETTINGS = settings(max_examples=int(os.environ.get("HASBENCH_PROPERTY_EXAMPLES", "80")),
+SETTINGS = settings(max_examples=int(os.environ.get("HASBENCH_PROPERTY_EXAMPLES", "50")),
                     deadline=None)
 
 

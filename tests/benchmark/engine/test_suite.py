@@ -67,7 +67,8 @@ def _states_printed(text):
 @pytest.mark.slow
 def test_local_suite_skips_finished_retries_failed_and_counts_states(tiny_cifar10, tmp_path,
                                                                      capsys):
-    """Two runs, one of which fails (NaN loss): exit 1, then skip / retry / status / dry run."""
+    """Two runs, the first of which fails (NaN loss): recorded as failed, the suite goes on and
+    exits 1; then skip / retry / status / dry run."""
     from benchmark.cli import main
     from benchmark.engine import records
     from tasks import get_task
@@ -75,10 +76,10 @@ def test_local_suite_skips_finished_retries_failed_and_counts_states(tiny_cifar1
     entry = dict(task="classification", dataset="cifar10", synthetic=True,
                  data_root=str(tiny_cifar10), model="resnet-tiny-cifar", methods=["baseline"],
                  epochs=1, options={"batch_size": 16})
-    path = _write(tmp_path, [entry, dict(entry, options={"batch_size": 16, "lr": 1e12})])
+    path = _write(tmp_path, [dict(entry, options={"batch_size": 16, "lr": 1e12}), entry])
     results = tmp_path / "res"
     suite = suites.load_suite(str(path), results)
-    ok_id, failing_id = (get_task(r.spec.task).resolve(r.spec).run_id() for r in suite.runs)
+    failing_id, ok_id = (get_task(r.spec.task).resolve(r.spec).run_id() for r in suite.runs)
 
     def cli(*argv):
         code = main([*argv, str(path), "--results", str(results)])
@@ -88,14 +89,19 @@ def test_local_suite_skips_finished_retries_failed_and_counts_states(tiny_cifar1
     assert code == 0 and _states_printed(out.out) == ["missing", "missing"]
     assert "pending: 2" in out.out
     code, out = cli("suite")
-    assert code == 1  # one run failed
+    assert code == 1  # one run failed, and the suite went on to the next
     assert records.find_record(results, ok_id).ok
-    assert records.read_record(records.record_path(results, failing_id)).status == "failed"
+    failed = records.read_record(records.record_path(results, failing_id))
+    assert failed.status == "failed" and "NonFiniteLossError" in failed.reason
+    assert "lower the learning rate" in failed.reason
+    assert failed.metrics == {"top1": None, "top5": None}
+    assert records.find_record(results, failing_id) is not None
+    assert not records.find_record(results, failing_id).ok
     code, out = cli("status")
     row = next(line.split() for line in out.out.splitlines() if "classification" in line)
     assert code == 0 and row[1:] == ["baseline", "1", "0", "1", "0"]  # done running failed missing
     code, out = cli("suite", "--dry-run")
-    assert _states_printed(out.out) == ["done", "failed"] and "pending: 1" in out.out
+    assert _states_printed(out.out) == ["failed", "done"] and "pending: 1" in out.out
     stamps = {i: records.record_path(results, i).stat().st_mtime_ns for i in (ok_id, failing_id)}
     code, out = cli("suite")
     assert code == 0 and "2 already recorded, 0 to run" in out.err
