@@ -214,11 +214,15 @@ def test_mae_metric_against_hand_computed_values():
 
 # ----------------------------------------------------------------------------- runs
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["baseline", "random_erasing", "has"])
-def test_short_run_writes_a_row(method, tiny_utkface, tmp_path, one_thread, input_spy):
+@pytest.mark.parametrize(("method", "placement"), [
+    ("baseline", None), ("random_erasing", None), ("has", None), ("has", "preprocessor")])
+def test_short_run_writes_a_row(method, placement, tiny_utkface, tmp_path, one_thread,
+                                input_spy):
     spec = RunSpec("age_gender", method=method, dataset="utkface", data_root=str(tiny_utkface),
                    epochs=1, synthetic=True,
                    options=(("batch_size", 8), ("image_px", 32)))
+    if placement:
+        spec = spec.with_options(has_placement=placement)
     record = run_one(spec, tmp_path, raise_errors=True)
     assert record.status == "ok" and record.dataset == "utkface-synth"
     assert record.metrics["mae"] >= 0 and 0 <= record.metrics["gender_accuracy"] <= 100

@@ -163,12 +163,15 @@ def test_has_only_in_training_pipeline(tiny_ckplus):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["baseline", "random_erasing", "has"])
-def test_short_cross_validated_run_writes_a_row(method, tiny_ckplus, tmp_path, one_thread,
-                                                  input_spy):
+@pytest.mark.parametrize(("method", "placement"), [
+    ("baseline", None), ("random_erasing", None), ("has", None), ("has", "preprocessor")])
+def test_short_cross_validated_run_writes_a_row(method, placement, tiny_ckplus, tmp_path,
+                                                  one_thread, input_spy):
     spec = RunSpec("emotion", method=method, dataset="ckplus48", data_root=str(tiny_ckplus),
                    epochs=1, synthetic=True,
                    options=(("batch_size", 8), ("folds_to_run", 2), ("num_folds", 3)))
+    if placement:
+        spec = spec.with_options(has_placement=placement)
     record = run_one(spec, tmp_path, raise_errors=True)
     assert record.status == "ok" and record.dataset == "ckplus48-synth"
     folds = record.extra["fold_accuracy"]

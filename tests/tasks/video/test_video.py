@@ -165,6 +165,18 @@ def test_short_run_and_explain(clips_root, tmp_path, input_spy):
     input_spy.check("has")  # hidden frames in training clips only
 
 
+@pytest.mark.slow
+def test_preprocessor_placement_run_hides_training_clips_only(clips_root, tmp_path, input_spy):
+    from benchmark.engine.runner import run_one
+
+    spec = RunSpec(task="video", method="has", data_root=str(clips_root), epochs=1,
+                   synthetic=True, options=(("has_placement", "preprocessor"),
+                                            ("saliency_clips", 2)))
+    record = run_one(spec, tmp_path, raise_errors=True)
+    assert record.status == "ok" and record.method_params["has_placement"] == "preprocessor"
+    input_spy.check("has")
+
+
 def test_preprocessor_placement_for_spatial_has(clips_root):
     from mmaction.registry import MODELS
 

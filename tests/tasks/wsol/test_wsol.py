@@ -62,6 +62,14 @@ def test_short_run_writes_every_metric(tiny_data, results, method, input_spy):
     input_spy.check(method)
 
 
+@pytest.mark.slow
+def test_preprocessor_placement_run_hides_training_batches_only(tiny_data, tmp_path, input_spy):
+    spec = _spec(tiny_data, "has").with_options(has_placement="preprocessor")
+    record = run_one(spec, tmp_path, raise_errors=True)
+    assert record.ok and record.method_params["has_placement"] == "preprocessor"
+    input_spy.check("has")
+
+
 @pytest.mark.parametrize("method", sorted(GRIDS))
 def test_fixed_grid_variants_configure_their_scaled_grid(tiny_data, method):
     """The variants differ from ``has`` only in the grid: checked in the config, not trained."""
