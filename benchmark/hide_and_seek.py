@@ -32,14 +32,11 @@ from benchmark.hide_and_seek_args import (  # the defaults and checks, re-export
     check_seq,
     check_steps,
     fill_values,
+    numpy_dtype,
     uniform,
 )
 
 Array = np.ndarray | torch.Tensor
-#: Torch dtypes numpy shares: such CPU tensors are written through numpy, others by torch.
-_NUMPY_OF = {t: torch.empty(0, dtype=t).numpy().dtype for t in (
-    torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16,
-    torch.float32, torch.float64)}
 
 
 class HiddenCells(NamedTuple):
@@ -137,7 +134,8 @@ def _write(img: Array, cells: Any, size: int, values: np.ndarray, channels_first
     ``img`` is (N, C, H, W) if ``channels_first``, else (N, H, W, C); arrays and CPU tensors of
     numpy's dtypes are written through numpy, other tensors by torch on their device.
     """
-    if isinstance(img, torch.Tensor) and (img.device.type != "cpu" or img.dtype not in _NUMPY_OF):
+    if isinstance(img, torch.Tensor) and (
+            img.device.type != "cpu" or numpy_dtype(img.dtype) is None):
         height, width = img.shape[2:] if channels_first else img.shape[1:3]
         mask = torch.as_tensor(cells, device=img.device).repeat_interleave(size, 1)[:, :height]
         mask = mask.repeat_interleave(size, 2)[:, :, :width]
@@ -151,8 +149,8 @@ def _write(img: Array, cells: Any, size: int, values: np.ndarray, channels_first
         array, values = array[..., ::-1], values[::-1] if values.ndim else values
     planes = array[..., None] if channels_first else array[:, None]
     if channels_first:  # a value per plane
-        pixels = [x.tobytes() for x in values] if values.ndim else [values.tobytes()] * len(
-            planes[0])
+        per_plane = values if values.ndim else [values] * planes.shape[1]
+        pixels = [x.tobytes() for x in per_plane]
     else:  # one plane of pixels
         pixels = [values.tobytes() * (1 if values.ndim else planes.shape[4])]
     try:
