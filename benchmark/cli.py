@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="generate the dataset (hasbench synth) under RESULTS/data and use it")
     run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                      help="task option, e.g. batch_size=32 (repeatable)")
+    run.add_argument("--pretrained", metavar="PATH",
+                     help="start from a local weights file (torchvision, mmpretrain, mmseg or "
+                          "torchreid checkpoint; a bare name is looked up in $HASBENCH_WEIGHTS, "
+                          "default ~/.cache/torch/hub/checkpoints); part of the run id by its "
+                          "sha256")
     run.add_argument("--work-dir", help="parent of the run's work dir (default RESULTS/work)")
     run.add_argument("--results", default=DEFAULT_RESULTS)
     has = run.add_argument_group("HaS arguments (methods that hide; part of the run id)")
@@ -53,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     suite.add_argument("--only", help="filter, e.g. task=wsol,method=has")
     suite.add_argument("--dry-run", action="store_true", help="print the grid, run nothing")
     suite.add_argument("--retry-failed", action="store_true")
+    suite.add_argument("--allow-scratch", action="store_true",
+                       help="run rows whose pretrained weights are missing from random init "
+                            "(recorded as such) instead of refusing them")
     suite.add_argument("--executor", choices=["local", "slurm"], default="local")
     suite.add_argument("--workers", type=int, default=1, help="local parallel workers")
     slurm = suite.add_argument_group(
@@ -180,6 +188,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         options=_parse_options(args.option), synthetic=args.synthetic,
     )
     spec = spec.with_options(**_has_options(args))
+    if args.pretrained:
+        spec = spec.with_options(pretrained=args.pretrained)
     record = run_one(spec, args.results, work_root=args.work_dir)
     print(json.dumps({"run_id": record.run_id, "status": record.status,
                       "metrics": record.metrics, "reason": record.reason}, indent=1))
@@ -193,6 +203,8 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
     suite = suites.load_suite(args.name, args.results)
     runs = suites.select(suite.runs, suites.parse_only(args.only))
+    if args.allow_scratch:
+        runs = _scratch_where_weights_missing(runs)
     states = {id(r): suites.run_state(suite.results_dir, r.spec) for r in runs}
     pending = [r for r in runs if states[id(r)] == "missing"
                or (states[id(r)] == "failed" and args.retry_failed)]
@@ -256,6 +268,35 @@ def _explainer(task_name: str):
     return getattr(sys.modules[f"tasks.{task_name}"], "explain", None)
 
 
+def _weights_state(spec) -> str:
+    """``-`` (random init), or the weights file's name and whether it is present."""
+    from benchmark.engine.pretrained import resolve_weights
+
+    given = spec.option_dict.get("pretrained")
+    if not given:
+        return "-"
+    try:
+        resolve_weights(given)
+    except ValueError:
+        return f"{Path(str(given)).name} (MISSING)"
+    return f"{Path(str(given)).name} (present)"
+
+
+def _scratch_where_weights_missing(runs: list) -> list:
+    """``--allow-scratch``: runs whose weights file is missing lose their ``pretrained``."""
+    import dataclasses
+
+    kept = []
+    for run in runs:
+        if _weights_state(run.spec).endswith("(MISSING)"):
+            options = tuple(kv for kv in run.spec.options if kv[0] != "pretrained")
+            print(f"[hasbench] --allow-scratch: {run.spec.label} starts from random init "
+                  f"({run.spec.option_dict['pretrained']} is missing)", file=sys.stderr)
+            run = dataclasses.replace(run, spec=dataclasses.replace(run.spec, options=options))
+        kept.append(run)
+    return kept
+
+
 def _validate_all(runs: list, results_dir: Path) -> None:
     """Resolve and check every run before any training; report all problems at once."""
     from benchmark.engine.runner import prepare
@@ -276,9 +317,15 @@ def _print_grid(suite, runs: list, states: dict) -> int:
     for run in runs:
         s = run.spec
         print(f"  {states[id(run)]:8s} {s.task:20s} {s.dataset_label:18s} {s.model or '-':18s} "
-              f"{s.method:20s} seed={s.seed} epochs={s.epochs} {run.resources}")
+              f"{s.method:20s} seed={s.seed} epochs={s.epochs} weights={_weights_state(s)} "
+              f"{run.resources}")
     print(f"jobs: {len(runs)}, pending: {sum(st != 'done' for st in states.values())}, "
           f"GPU-hours (upper bound from time limits): {gpu_hours:.1f}")
+    missing = sorted({_weights_state(r.spec) for r in runs} - {"-"})
+    missing = [m.removesuffix(" (MISSING)") for m in missing if m.endswith("(MISSING)")]
+    if missing:
+        print(f"weights missing (put them in $HASBENCH_WEIGHTS, or pass --allow-scratch): "
+              f"{', '.join(missing)}")
     return 0
 
 

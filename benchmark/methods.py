@@ -2,8 +2,11 @@
 
 ``baseline`` leaves the training pipeline unchanged; ``random_erasing`` inserts the
 framework's own erasing transform; ``has`` / ``has-16`` ... insert our HaS stage;
-``has+random_erasing`` inserts both (the paper calls them complementary). This module knows
-frameworks, never tasks: tasks call it with their config and get the config back.
+``has+random_erasing`` inserts both (the paper calls them complementary); ``has-frames`` hides
+whole time steps of a clip (the paper's HaS for video; only video tasks take it);
+``full-image`` trains nothing: a WSOL reference row that predicts the box covering the whole
+image. This module knows frameworks, never tasks: tasks call it with their config and get the
+config back.
 
 OpenMMLab pipeline lists do not merge under ``_base_`` inheritance, so stages are inserted
 with :func:`insert_stages` relative to an anchor stage instead of copying lists.
@@ -46,6 +49,8 @@ class Method:
             stage in the data workers, uint8 with the rounded mean) or ``"preprocessor"``
             (the normalized batch in the data preprocessor, fill exactly 0, on the model's
             device: ``benchmark.pipelines.preprocessors``).
+        hides_frames: HaS hides whole time steps (frames) instead of grid cells.
+        trains: Whether a model is trained (``False``: a reference row scored without one).
     """
 
     name: str
@@ -54,6 +59,8 @@ class Method:
     grid_sizes_px: tuple[int, ...] = ()
     hide_prob: float = 0.5
     placement: str = "pipeline"
+    hides_frames: bool = False
+    trains: bool = True
 
 
 METHODS: dict[str, Method] = {
@@ -64,6 +71,8 @@ METHODS: dict[str, Method] = {
         Method("has", hides=True, grid_sizes_px=DEFAULT_GRID_SIZES),
         *(Method(f"has-{s}", hides=True, grid_sizes_px=(s,)) for s in DEFAULT_GRID_SIZES if s),
         Method("has+random_erasing", hides=True, erases=True, grid_sizes_px=DEFAULT_GRID_SIZES),
+        Method("has-frames", hides=True, hides_frames=True),
+        Method("full-image", trains=False),
     )
 }
 
@@ -119,6 +128,11 @@ def method_for(name: str, options: Mapping[str, Any] | None = None) -> Method:
             f"({', '.join(n for n, m in METHODS.items() if m.hides)}) or drop the option"
         )
     changes: dict[str, Any] = {}
+    if method.hides_frames and {"has_grid_sizes_px", "has_placement"} & set(given):
+        raise ValueError(
+            f"{flags} set for method {name!r}, which hides whole frames in the pipeline; use "
+            "method 'has' to hide grid cells, or drop the option"
+        )
     if "has_grid_sizes_px" in given:
         if len(method.grid_sizes_px) == 1:
             raise ValueError(
@@ -244,6 +258,9 @@ def mm_method_stages(
         (stages, params): the stage configs in insertion order, and a flat dict of what was
         applied (for the results table).
     """
+    if method.hides_frames:
+        raise ValueError(f"method {method.name!r} hides whole frames: only a video task, "
+                         "which inserts HideAndSeekFrames itself, takes it")
     stages: list[dict[str, Any]] = []
     params: dict[str, Any] = {}
     mean = mean_in_pipeline_order(data_preprocessor) if (method.hides or method.erases) else []

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.engine.paths import REPO_ROOT, data_dir
-from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.engine.spec import PRETRAINED_OPTION, RunSpec, TaskOutput
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,12 @@ class Task(ABC):
     datasets: dict[str, DatasetInfo] = field(default_factory=dict)
     models: tuple[str, ...] = ()
     methods: tuple[str, ...] = ("baseline", "random_erasing", "has")
+    #: model -> the weights file its published protocol starts from (``--pretrained``): named
+    #: in the missing-file error and listed in the README.
+    pretrained_files: dict[str, str] = field(default_factory=dict)
+    #: State-dict key prefixes a pretrained checkpoint leaves to random init (new heads,
+    #: layers the model adds); every other key must load.
+    new_layer_prefixes: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- resolution
     def default_dataset(self) -> str:
@@ -88,7 +94,7 @@ class Task(ABC):
             seed=spec.seed,
             epochs=spec.epochs if spec.epochs is not None else info.default_epochs,
             device=spec.device,
-            options=spec.options,
+            options=_with_weights_digest(spec.options),
             synthetic=spec.synthetic,
         )
 
@@ -142,6 +148,26 @@ class Task(ABC):
                 f"(expected layout: {info.layout}).{hint} {info.prepare}".strip()
             )
         info.check_layout(root)
+        if PRETRAINED_OPTION in spec.option_dict:
+            self.check_pretrained(spec)
+
+    # ----------------------------------------------------------------- pretrained weights
+    def weights_file(self, spec: RunSpec) -> Path:
+        """The spec's ``pretrained`` file; ValueError naming it and the file the model expects."""
+        from benchmark.engine.pretrained import resolve_weights
+
+        return resolve_weights(spec.option_dict[PRETRAINED_OPTION],
+                               self.pretrained_files.get(spec.model or ""))
+
+    def check_pretrained(self, spec: RunSpec) -> Any:
+        """Check that the spec's weights fit its model, before training; return the load report.
+
+        Raises:
+            ValueError: naming the missing file, or the keys and shapes that do not fit; here,
+                that the task takes no pretrained weights.
+        """
+        raise ValueError(f"task {self.name!r} does not start from pretrained weights; drop "
+                         "--pretrained (option 'pretrained')")
 
     # ----------------------------------------------------------------- the run
     @abstractmethod
@@ -174,6 +200,10 @@ class MMTask(Task):
     configs: dict[tuple[str, str | None], str] = field(default_factory=dict)
     #: The library's metric key -> the results table's name (keys not listed stay).
     metric_names: dict[str, str] = field(default_factory=dict)
+    #: Modules that register the task's own models, datasets and metrics.
+    registers: tuple[str, ...] = ()
+    new_layer_prefixes: tuple[str, ...] = ("head.", "decode_head.", "auxiliary_head.",
+                                           "cls_head.", "backbone.extra.")
 
     # ----------------------------------------------------------------- config table
     @property
@@ -233,6 +263,34 @@ class MMTask(Task):
         return apply_method_to_mm_config(cfg, method_for(spec.method, spec.option_dict),
                                          scope=self.scope, image_hw=image_hw)
 
+    # ----------------------------------------------------------------- pretrained weights
+    def build_model(self, spec: RunSpec) -> Any:
+        """The spec's model as its config builds it, on the CPU, untrained."""
+        import importlib
+
+        from mmengine.registry import MODELS, init_default_scope
+
+        from benchmark.engine import compat
+
+        compat.apply()
+        for module in ("benchmark.pipelines", *self.registers):
+            importlib.import_module(module)
+        cfg, _ = self.build_config(spec)
+        init_default_scope(self.scope)
+        return MODELS.build(cfg.model)
+
+    def check_pretrained(self, spec: RunSpec) -> Any:
+        """Match the weights file against the model's state dict (names and shapes)."""
+        from benchmark.engine.pretrained import check_pretrained
+
+        path = self.weights_file(spec)
+        shapes = {k: v.shape for k, v in self.build_model(spec).state_dict().items()}
+        return check_pretrained(shapes, path, new_prefixes=self.new_layer_prefixes)
+
+    def weights_to_load(self, spec: RunSpec) -> str | None:
+        """The weights file the run loads before training (None: none, or the config does)."""
+        return spec.option_dict.get(PRETRAINED_OPTION)
+
     # ----------------------------------------------------------------- the run
     def renamed(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` with the library's metric keys renamed by :attr:`metric_names`."""
@@ -251,7 +309,9 @@ class MMTask(Task):
         """
         from benchmark.engine.mmrun import MMRunResult, run_mm
 
-        result = run_mm(cfg, spec, Path(work_dir), scope=self.scope)
+        result = run_mm(cfg, spec, Path(work_dir), scope=self.scope,
+                        pretrained=self.weights_to_load(spec),
+                        new_layer_prefixes=self.new_layer_prefixes)
         return MMRunResult(metrics=self.renamed(result.metrics),
                            history=[self.renamed(row) for row in result.history],
                            runner=result.runner)
@@ -273,6 +333,32 @@ class MMTask(Task):
             method_params=params, history=result.history, split=self.test_split(spec),
             extra=self.extra(spec, cfg, result),
         )
+
+
+#: Files hashed in this process: (path, size, mtime_ns) -> sha256.
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _with_weights_digest(options: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+    """``options`` with a present ``pretrained`` file made absolute and its sha256 added.
+
+    A missing file is left as given (:meth:`Task.check` names it), so a dry run can list it.
+    """
+    given = dict(options)
+    if PRETRAINED_OPTION not in given:
+        return options
+    from benchmark.engine.pretrained import file_sha256, resolve_weights
+
+    try:
+        path = resolve_weights(given[PRETRAINED_OPTION])
+    except ValueError:
+        return options
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = file_sha256(path)
+    given.update({PRETRAINED_OPTION: str(path), f"{PRETRAINED_OPTION}_sha256": _DIGESTS[key]})
+    return tuple(sorted(given.items()))
 
 
 def loader_datasets(cfg: Any, data_root: str | None = None) -> list[tuple[str, Any]]:

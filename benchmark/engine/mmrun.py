@@ -101,6 +101,29 @@ def _history_hook(work_dir: Path, total_epochs: int, label: str) -> Any:
     return _Progress()
 
 
+def _pretrained_hook(path: str, new_layer_prefixes: tuple[str, ...]) -> Any:
+    """A hook that loads local pretrained weights before the first training iteration.
+
+    It runs after mmengine's own weight init and after ``load_or_resume``: a run resumed from
+    its checkpoint (``runner.iter > 0``) keeps the checkpoint's weights.
+    """
+    from mmengine.hooks import Hook
+    from mmengine.model import is_model_wrapper
+
+    class _Pretrained(Hook):
+        priority = "VERY_HIGH"
+
+        def before_train(self, runner):
+            if runner.iter > 0:
+                return
+            from benchmark.engine.pretrained import load_pretrained
+
+            model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+            load_pretrained(model, path, new_prefixes=new_layer_prefixes)
+
+    return _Pretrained()
+
+
 def _is_number(value: Any) -> bool:
     try:
         float(value)
@@ -221,7 +244,8 @@ def _device(device: str) -> Iterator[None]:
         device_utils.DEVICE = previous
 
 
-def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> MMRunResult:
+def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str, pretrained: str | None = None,
+           new_layer_prefixes: tuple[str, ...] = ()) -> MMRunResult:
     """Train ``cfg`` for ``spec`` in ``work_dir`` and test it.
 
     Args:
@@ -230,6 +254,9 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> MMRunResul
             ``batch_size``, ``lr``, ``launcher``, ``log_level``).
         work_dir: The run's folder (checkpoints, logs).
         scope: Default registry scope (``"mmpretrain"``, ``"mmseg"``, ``"mmaction"``).
+        pretrained: A local weights file loaded before the first iteration (converted to
+            the model's keys by ``benchmark.engine.pretrained.load_pretrained``).
+        new_layer_prefixes: The model's keys ``pretrained`` leaves to random init.
 
     Returns:
         The test metrics, per-epoch validation history and the Runner.
@@ -247,6 +274,9 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> MMRunResul
     with _device(spec.device):
         runner = Runner.from_cfg(cfg)
         runner.register_hook(_history_hook(work_dir, spec.epochs, spec.label), priority="LOW")
+        if pretrained:
+            runner.register_hook(_pretrained_hook(pretrained, tuple(new_layer_prefixes)),
+                                 priority="VERY_HIGH")
         runner.train()
         metrics = runner.test()
     return MMRunResult(

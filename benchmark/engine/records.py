@@ -43,6 +43,10 @@ class Record:
         artifacts: Name -> path relative to the run's work dir.
         provenance: git commit, config hash, package versions, device, host, times, epochs...
         extra: Task-specific extras.
+        pretrained: The local weights the model started from (``--pretrained``): ``path``,
+            ``sha256``, and the tensor counts ``loaded``, ``missing`` (left to random init:
+            the new head, added layers) and ``unexpected`` (in the file, not used); ``None``
+            for a model trained from random init.
     """
 
     run_id: str
@@ -62,6 +66,7 @@ class Record:
     artifacts: dict[str, str] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    pretrained: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -26,7 +26,7 @@ from typing import Any
 
 from benchmark.engine import records
 from benchmark.engine.paths import REPO_ROOT
-from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.engine.spec import PRETRAINED_OPTION, RunSpec, TaskOutput
 
 #: Packages whose versions are recorded with every run.
 TRACKED_PACKAGES = (
@@ -172,6 +172,8 @@ def run_one(
     """
     results_dir = Path(results_dir)
     task, resolved = prepare(spec, results_dir)
+    weights = (task.check_pretrained(resolved).as_record()
+               if PRETRAINED_OPTION in resolved.option_dict else None)
     work_dir = Path(work_root or results_dir / "work") / resolved.run_id()
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "spec.json").write_text(json.dumps(asdict(resolved), indent=1, default=str))
@@ -202,6 +204,7 @@ def run_one(
     provenance.update(end_time=_iso(end), wall_seconds=round(end - start, 3))
     record = _make_record(task, resolved, output, provenance, suite,
                           None if error is None else reason)
+    record.pretrained = weights
     records.write_record(results_dir, record)
     running.unlink(missing_ok=True)
     if error is not None and raise_errors:

@@ -12,6 +12,9 @@ from typing import Any
 #: distributed launcher, set by the slurm executor for multi-GPU jobs). They are left out of
 #: the run id, so a run keeps its id and record whichever executor runs it.
 EXECUTION_OPTIONS = frozenset({"launcher"})
+#: The option naming a local pretrained-weights file (``--pretrained``); the run id holds the
+#: file's content (``pretrained_sha256``, which :meth:`Task.resolve` adds), not its location.
+PRETRAINED_OPTION = "pretrained"
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,8 @@ class RunSpec:
 
     def run_id(self) -> str:
         """A stable, file-name-safe identifier of this run (the data root is not part of it)."""
-        options = [item for item in self.options if item[0] not in EXECUTION_OPTIONS]
+        options = [self._id_item(key, value) for key, value in self.options
+                   if key not in EXECUTION_OPTIONS and key != f"{PRETRAINED_OPTION}_sha256"]
         settings = json.dumps(
             {"epochs": self.epochs, "options": options, "synthetic": self.synthetic},
             sort_keys=True,
@@ -96,6 +100,13 @@ class RunSpec:
         parts = [self.task, self.dataset_label, self.model or "default", self.method]
         safe = "__".join(p.replace("/", "-") for p in parts)
         return f"{safe}__seed{self.seed}__{digest}"
+
+    def _id_item(self, key: str, value: Any) -> tuple[str, Any]:
+        """An option as the run id sees it: weights by their sha256 (else their file name)."""
+        if key != PRETRAINED_OPTION:
+            return key, value
+        digest = self.option_dict.get(f"{PRETRAINED_OPTION}_sha256")
+        return key, f"sha256:{digest}" if digest else Path(str(value)).name
 
 
 @dataclass

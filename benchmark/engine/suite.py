@@ -14,12 +14,16 @@ A manifest::
         epochs: 5
         options: {batch_size: 32}
         has_options: {has_placement: preprocessor}   # only for the methods that hide
+        pretrained: resnet50-0676ba61.pth   # local weights ($HASBENCH_WEIGHTS), every method
         resources: {gpus: 1, cpus: 4, mem_gb: 16, hours: 2}   # for the slurm executor
 
 Each entry expands to methods x seeds RunSpecs. ``has_options`` (``has_grid_sizes_px``,
 ``has_hide_prob``, ``has_placement``: see ``benchmark.methods.method_for``) join the options
 of the entry's hiding methods only, so the baseline's and random erasing's runs (and run ids)
-are the same with or without them. Finished runs (a record with status ok) are
+are the same with or without them (``has-frames`` takes ``has_hide_prob`` only). ``pretrained``
+(the ``pretrained`` option: a weights file, see ``benchmark.engine.pretrained``) joins every
+method's options; a method that trains nothing (``full-image``) runs once
+(the first seed), with :data:`REFERENCE_RESOURCES`. Finished runs (a record with status ok) are
 skipped; failed runs are skipped too unless ``retry_failed`` (their reason is kept).
 """
 
@@ -39,8 +43,10 @@ from benchmark.methods import HAS_OPTIONS, METHODS
 
 SUITE_DIR = REPO_ROOT / "configs" / "suites"
 DEFAULT_RESOURCES = {"gpus": 1, "cpus": 4, "mem_gb": 16, "hours": 4.0}
+#: What a run that trains nothing (``full-image``) asks a cluster for: no GPU, one hour.
+REFERENCE_RESOURCES = {"gpus": 0, "cpus": 4, "mem_gb": 16, "hours": 1.0}
 ENTRY_KEYS = {"task", "dataset", "synthetic", "model", "methods", "seeds", "epochs", "options",
-              "has_options", "resources", "device", "data_root"}
+              "has_options", "resources", "device", "data_root", "pretrained"}
 
 
 @dataclass
@@ -99,12 +105,18 @@ def _expand(entry: dict[str, Any], defaults: dict[str, Any]) -> list[SuiteRun]:
     merged = {**defaults, **entry}
     resources = {**DEFAULT_RESOURCES, **defaults.get("resources", {}), **entry.get("resources", {})}
     options = dict(merged.get("options") or {})
+    if merged.get("pretrained"):
+        options["pretrained"] = merged["pretrained"]
     has_options = _has_options(merged)
     out = []
-    for method, seed in itertools.product(merged.get("methods", ["baseline"]),
-                                          merged.get("seeds", [0])):
-        hides = METHODS[method].hides if method in METHODS else False
-        run_options = {**options, **has_options} if hides else options
+    seeds = merged.get("seeds", [0])
+    for method, seed in itertools.product(merged.get("methods", ["baseline"]), seeds):
+        known = METHODS.get(method)
+        if known and not known.trains and seed != seeds[0]:
+            continue  # nothing trained, nothing drawn: one run stands for every seed
+        taken = {k: v for k, v in has_options.items()
+                 if not (known and known.hides_frames) or k == "has_hide_prob"}
+        run_options = {**options, **taken} if known and known.hides else options
         spec = RunSpec(
             task=merged["task"], method=method, dataset=merged.get("dataset"),
             data_root=merged.get("data_root"), model=merged.get("model"), seed=int(seed),
@@ -112,7 +124,8 @@ def _expand(entry: dict[str, Any], defaults: dict[str, Any]) -> list[SuiteRun]:
             options=tuple(sorted(run_options.items())),
             synthetic=bool(merged.get("synthetic", False)),
         )
-        out.append(SuiteRun(spec, resources))
+        out.append(SuiteRun(spec, resources if not known or known.trains else
+                            dict(REFERENCE_RESOURCES, cpus=min(resources["cpus"], 4))))
     return out
 
 

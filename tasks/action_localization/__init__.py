@@ -147,6 +147,11 @@ class ActionLocalizationTask(MMTask):
             default_model="wtalc-tiny", default_epochs=30),
     })
 
+    def check_pretrained(self, spec: RunSpec) -> None:
+        """Refused: the localizer trains on precomputed snippet features, with no backbone."""
+        raise ValueError("action_localization does not start from pretrained weights: it trains "
+                         "a small localizer on precomputed snippet features; drop --pretrained")
+
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys rejected)."""
         passthrough = {"batch_size", "num_workers", "launcher", "log_level", "has_hide_prob",

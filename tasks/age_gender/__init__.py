@@ -106,6 +106,9 @@ class AgeGenderTask(MMTask):
     name: str = "age_gender"
     framework: str = "mmpretrain"
     scope: str = "mmpretrain"
+    registers: tuple[str, ...] = ("tasks._faces.mm",)
+    pretrained_files: dict[str, str] = field(default_factory=lambda: {
+        "resnet18": "resnet18-f37072fd.pth"})
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
     metric_names: dict[str, str] = field(
         default_factory=lambda: {"accuracy/top1": "gender_accuracy"})

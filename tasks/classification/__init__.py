@@ -56,6 +56,8 @@ class ClassificationTask(MMTask):
     name: str = "classification"
     framework: str = "mmpretrain"
     scope: str = "mmpretrain"
+    pretrained_files: dict[str, str] = field(default_factory=lambda: {
+        "resnet50": "resnet50-0676ba61.pth"})
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
     metric_names: dict[str, str] = field(
         default_factory=lambda: {"accuracy/top1": "top1", "accuracy/top5": "top5"})

@@ -108,6 +108,7 @@ class EmotionTask(MMTask):
     name: str = "emotion"
     framework: str = "mmpretrain"
     scope: str = "mmpretrain"
+    registers: tuple[str, ...] = ("tasks._faces.mm",)
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
     metric_names: dict[str, str] = field(default_factory=lambda: {"accuracy/top1": "accuracy"})
     metrics: dict[str, bool] = field(

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.engine.paths import REPO_ROOT
-from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.engine.spec import PRETRAINED_OPTION, RunSpec, TaskOutput
 from benchmark.methods import HAS_OPTIONS, method_for, scale_grid_sizes
 from tasks.base import IMAGE_METHODS, DatasetInfo, Task
 from tasks.reid.data import LAYOUTS, register_offline_datasets
@@ -108,6 +108,10 @@ class ReidTask(Task):
         "rank1": True, "rank5": True, "rank10": True, "map": True})
     models: tuple[str, ...] = tuple(MODEL_CONFIGS)
     methods: tuple[str, ...] = IMAGE_METHODS
+    #: torchreid's own ImageNet file for its ResNet-50 (its ``model_urls``), as IDE+CamStyle.
+    pretrained_files: dict[str, str] = field(default_factory=lambda: {
+        "resnet50": "resnet50-19c8e357.pth"})
+    new_layer_prefixes: tuple[str, ...] = ("classifier.",)
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         name: DatasetInfo(
             name, layout.description, layout.check, default_root="reid-data",
@@ -118,7 +122,8 @@ class ReidTask(Task):
 
     def build_config(self, spec: RunSpec) -> dict[str, Any]:
         """The run's settings: the model's YAML, the options, and ``spec.epochs``."""
-        config_options = {k: v for k, v in spec.option_dict.items() if k not in HAS_OPTIONS}
+        config_options = {k: v for k, v in spec.option_dict.items()
+                          if k not in HAS_OPTIONS and not k.startswith(PRETRAINED_OPTION)}
         cfg = apply_options(load_config(CONFIG_DIR / MODEL_CONFIGS[spec.model]), config_options)
         if spec.epochs is not None:
             cfg["train"]["max_epoch"] = int(spec.epochs)
@@ -149,6 +154,17 @@ class ReidTask(Task):
                 f"{cfg['train']['batch_size']} (torchreid drops the last partial batch, so "
                 f"nothing would be trained); lower train.batch_size"
             )
+
+    def check_pretrained(self, spec: RunSpec) -> Any:
+        """Match the weights file against the torchreid model (its classifier is new)."""
+        from benchmark.engine.pretrained import check_pretrained
+
+        path = self.weights_file(spec)
+        model = import_torchreid().models.build_model(
+            name=self.build_config(spec)["model"]["name"], num_classes=2, loss="softmax",
+            pretrained=False)
+        shapes = {k: v.shape for k, v in model.state_dict().items()}
+        return check_pretrained(shapes, path, new_prefixes=self.new_layer_prefixes)
 
     def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:
         """Train with torchreid's softmax engine, then evaluate rank-k/mAP on query/gallery."""

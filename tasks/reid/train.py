@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.engine.spec import RunSpec
+from benchmark.engine.spec import PRETRAINED_OPTION, RunSpec
 
 #: The CMC ranks reported (metric ``rank{k}``) unless the config's ``test.ranks`` says others.
 RANKS = (1, 5, 10)
@@ -146,7 +146,12 @@ def run_torchreid(cfg: dict[str, Any], spec: RunSpec, work_dir: Path, datamanage
     use_gpu = spec.device.startswith("cuda")
     model = torchreid.models.build_model(
         name=cfg["model"]["name"], num_classes=datamanager.num_train_pids, loss="softmax",
-        pretrained=bool(cfg["model"]["pretrained"]), use_gpu=use_gpu).to(spec.device)
+        pretrained=bool(cfg["model"]["pretrained"]), use_gpu=use_gpu)
+    if spec.option_dict.get(PRETRAINED_OPTION):  # before resuming: a checkpoint overrides it
+        from benchmark.engine.pretrained import load_pretrained
+
+        load_pretrained(model, spec.option_dict[PRETRAINED_OPTION], new_prefixes=("classifier.",))
+    model = model.to(spec.device)
     optimizer = torchreid.optim.build_optimizer(
         model, optim=cfg["train"]["optim"], lr=float(cfg["train"]["lr"]),
         weight_decay=float(cfg["train"]["weight_decay"]))

@@ -94,6 +94,9 @@ class SegmentationTask(MMTask):
     name: str = "segmentation"
     framework: str = "mmseg"
     scope: str = "mmseg"
+    #: open-mmlab's ResNetV1c (deep stem) ImageNet file, which mmseg's r50-d8 configs start from.
+    pretrained_files: dict[str, str] = field(default_factory=lambda: {
+        "fcn-r50-d8": "resnet50_v1c-2cccc1ad.pth", "deeplabv3-r50-d8": "resnet50_v1c-2cccc1ad.pth"})
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
     metric_names: dict[str, str] = field(default_factory=lambda: dict(METRIC_NAMES))
     metrics: dict[str, bool] = field(

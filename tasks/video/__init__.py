@@ -9,10 +9,9 @@ decoded by mmaction2's ``DecordInit``/``DecordDecode`` from a video-list layout:
 
 Methods (training pipeline only, before ``FormatShape``):
 
-- ``has`` with option ``has_mode``:
-  ``"spatial"`` (default) -- ``HideAndSeek``, one grid mask shared by all frames of a clip
-  (grid sizes scaled to the frame size, fill = the data preprocessor's mean pixel);
-  ``"frames"`` -- ``HideAndSeekFrames``, whole frames hidden in segments of
+- ``has`` -- ``HideAndSeek``, one grid mask shared by all frames of a clip (grid sizes scaled
+  to the frame size, fill = the data preprocessor's mean pixel);
+- ``has-frames`` -- ``HideAndSeekFrames``, whole frames hidden in segments of
   ``segment_frames`` (p = 0.5, mean fill), the paper's hiding for video.
 - ``random_erasing``: mmaction2's own ``RandomErasing`` (one rectangle erased in every frame of
   the clip), Zhong et al.'s p=0.5, area 2%-40%, aspect 0.3-3.33, filled with the mean pixel.
@@ -50,9 +49,7 @@ CONFIGS = {("i3d-tiny", None): "i3d_tiny_clips.py", ("i3d-r50", None): "i3d_r50_
            ("slowonly-r50", None): "slowonly_r50_video_list.py"}
 #: Frame size each model trains at (for HaS grid-size scaling).
 FRAME_HW = {"i3d-tiny": (32, 32), "i3d-r50": (224, 224), "slowonly-r50": (224, 224)}
-DEFAULTS: dict[str, Any] = dict(has_mode="spatial", segment_frames=2, explain_clips=2,
-                                saliency_clips=16, threads=1)
-HAS_MODES = ("spatial", "frames")
+DEFAULTS: dict[str, Any] = dict(segment_frames=2, explain_clips=2, saliency_clips=16, threads=1)
 #: mmaction2 RandomErasing with Zhong et al.'s settings.
 ERASE = dict(erase_prob=0.5, min_area_ratio=0.02, max_area_ratio=0.4,
              aspect_range=(0.3, 1 / 0.3), mode="const")
@@ -73,7 +70,9 @@ class VideoTask(MMTask):
     metrics: dict[str, bool] = field(default_factory=lambda: {
         "top1": True, "saliency_in_action": True})
     models: tuple[str, ...] = tuple(model for model, _ in CONFIGS)
-    methods: tuple[str, ...] = ("baseline", "random_erasing", "has")
+    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-frames")
+    pretrained_files: dict[str, str] = field(default_factory=lambda: {
+        "i3d-r50": "resnet50-0676ba61.pth", "slowonly-r50": "resnet50-0676ba61.pth"})
     scope: str = "mmaction"
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
     metric_names: dict[str, str] = field(default_factory=lambda: {"acc/top1": "top1"})
@@ -93,26 +92,43 @@ class VideoTask(MMTask):
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys and bad values rejected)."""
-        passthrough = {"batch_size", "num_workers", "launcher", "log_level", *HAS_OPTIONS}
+        if "has_mode" in spec.option_dict:
+            raise ValueError("option has_mode is gone: use --method has-frames to hide whole "
+                             "frames, --method has for one grid mask per clip")
+        passthrough = {"batch_size", "num_workers", "launcher", "log_level", "pretrained",
+                       "pretrained_sha256", *HAS_OPTIONS}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
         if unknown:
             raise ValueError(f"unknown options {sorted(unknown)} for video; known: "
                              f"{sorted(set(DEFAULTS) | passthrough)}")
-        options = {**DEFAULTS, **spec.option_dict}
-        if options["has_mode"] not in HAS_MODES:
-            raise ValueError(f"has_mode must be one of {HAS_MODES}, got {options['has_mode']!r}")
-        if options["has_mode"] == "frames" and "has_grid_sizes_px" in options:
-            raise ValueError("option has_grid_sizes_px (--has-grid-sizes) needs has_mode "
-                             "spatial; has_mode frames hides whole frames (set segment_frames)")
-        if options["has_mode"] == "frames" and options.get("has_placement") == "preprocessor":
-            raise ValueError("has_placement=preprocessor hides cells of the batch; has_mode "
-                             "frames hides whole frames in the pipeline (has_placement=pipeline)")
-        return options
+        return {**DEFAULTS, **spec.option_dict}
 
     def check(self, spec: RunSpec) -> None:
         """Also validate the options."""
-        super().check(spec)
         self.options(spec)
+        super().check(spec)
+
+    def check_pretrained(self, spec: RunSpec) -> dict[str, Any]:
+        """A torchvision-style 2D ResNet file, which mmaction2's I3D inflates (``pretrained2d``).
+
+        Raises:
+            ValueError: when the file is missing or holds no 2D ResNet stem and stages.
+        """
+        from benchmark.engine.pretrained import file_sha256, read_state_dict
+
+        path = self.weights_file(spec)
+        state = read_state_dict(path)
+        needed = ["conv1.weight", "layer1.0.conv1.weight", "layer4.0.conv1.weight"]
+        absent = [k for k in needed if k not in state]
+        if absent or state["conv1.weight"].ndim != 4:
+            raise ValueError(f"{path} is not a 2D torchvision ResNet checkpoint (missing "
+                             f"{absent or ['a 4-D conv1.weight']}); mmaction2 inflates one, "
+                             f"e.g. {self.pretrained_files.get(spec.model, 'resnet50-*.pth')}")
+        return _InflatedReport(str(path), file_sha256(path), len(state))
+
+    def weights_to_load(self, spec: RunSpec) -> None:
+        """None: the backbone's own ``pretrained`` (inflation) loads the file."""
+        return None
 
     def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
         """The mmengine Config for a resolved spec, with the method's stages inserted."""
@@ -120,6 +136,8 @@ class VideoTask(MMTask):
         root = Path(spec.data_root)
         cfg = self.load_config(spec)
         cfg.model.cls_head.num_classes = num_classes_of(root)
+        if options.get("pretrained"):  # mmaction2 inflates the 2D ResNet weights itself
+            cfg.model.backbone.update(pretrained=str(self.weights_file(spec)), pretrained2d=True)
         for loader, split in (("train_dataloader", "train"), ("val_dataloader", "val"),
                               ("test_dataloader", "val")):
             dataset = cfg[loader]["dataset"]
@@ -141,7 +159,7 @@ class VideoTask(MMTask):
             params.update({f"re_{k}": v for k, v in ERASE.items()},
                           re_fill_color=[round(v) for v in mean],
                           re_type="mmaction2 RandomErasing (same rectangle in every frame)")
-        if method.hides and options["has_mode"] == "spatial":
+        if method.hides and not method.hides_frames:
             has_only = Method("has", hides=True, grid_sizes_px=method.grid_sizes_px,
                               hide_prob=method.hide_prob, placement=method.placement)
             cfg, has_params = apply_method_to_mm_config(cfg, has_only, scope=self.scope,
@@ -192,6 +210,20 @@ class VideoTask(MMTask):
             method_params=params, history=history, artifacts=artifacts, split="val",
             extra={"num_classes": int(cfg.model.cls_head.num_classes)},
         )
+
+
+@dataclass(frozen=True)
+class _InflatedReport:
+    """What a record says about weights mmaction2 inflates (its own counts are not exposed)."""
+
+    path: str
+    sha256: str
+    tensors_in_file: int
+
+    def as_record(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "loaded": None, "missing": None,
+                "unexpected": None, "rule": "mmaction2 pretrained2d inflation",
+                "tensors_in_file": self.tensors_in_file}
 
 
 def explain_clips(root: Path, models: dict[str, Any], cfg: Any, n: int = 2) -> list:

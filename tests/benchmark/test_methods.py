@@ -108,8 +108,9 @@ def test_has_options_per_task_before_training():
         loc.options(spec("action_localization", has_grid_sizes_px=[0, 16]))
     video = get_task("video")
     assert video.options(spec("video", has_grid_sizes_px=[0, 16]))["has_grid_sizes_px"] == [0, 16]
-    with pytest.raises(ValueError, match="has_mode spatial"):
-        video.options(spec("video", has_mode="frames", has_grid_sizes_px=[0, 16]))
+    with pytest.raises(ValueError, match="hides whole frames"):
+        methods.method_for("has-frames", {"has_grid_sizes_px": [0, 16]})
+    assert methods.method_for("has-frames", {"has_hide_prob": 0.3}).hide_prob == 0.3
     with pytest.raises(ValueError, match="snippet features in the pipeline"):
         loc.options(spec("action_localization", has_placement="preprocessor"))
     reid = get_task("reid")

@@ -67,14 +67,14 @@ def test_method_stages_in_clip_pipeline(clips_root):
     train, test, params, _ = stages(RunSpec(**{**base.__dict__, "method": "has"}))
     assert train[train.index("HideAndSeek") + 1] == "FormatShape" and "HideAndSeek" not in test
     assert params["has_grid_sizes_px"] == [0, 2, 5, 6, 8]  # (0,16,32,44,56) scaled to 32 px
-    train, _, params, _ = stages(RunSpec(**{**base.__dict__, "method": "has"}).with_options(
-        has_mode="frames"))
-    assert "HideAndSeekFrames" in train and params["has_segment_frames"] == 2
+    train, _, params, _ = stages(RunSpec(**{**base.__dict__, "method": "has-frames"}))
+    assert "HideAndSeekFrames" in train and "HideAndSeek" not in train
+    assert params["has_segment_frames"] == 2 and params["method"] == "has-frames"
     train, _, params, _ = stages(RunSpec(**{**base.__dict__, "method": "random_erasing"}))
     assert train[train.index("RandomErasing") + 1] == "FormatShape"
     assert params["re_max_area_ratio"] == 0.4
-    with pytest.raises(ValueError, match="has_mode"):
-        TASK.check(base.with_options(has_mode="pixels"))
+    with pytest.raises(ValueError, match="has-frames"):
+        TASK.check(base.with_options(has_mode="frames"))
 
 
 def test_hide_and_seek_shares_one_mask_across_clip_frames(clips_root):
@@ -149,8 +149,8 @@ def test_short_run_and_explain(clips_root, tmp_path, input_spy):
     from benchmark.engine.runner import run_one
     from tasks.video import explain
 
-    spec = RunSpec(task="video", method="has", data_root=str(clips_root), epochs=1,
-                   synthetic=True, options=(("has_mode", "frames"), ("saliency_clips", 4)))
+    spec = RunSpec(task="video", method="has-frames", data_root=str(clips_root), epochs=1,
+                   synthetic=True, options=(("saliency_clips", 4),))
     record = run_one(spec, tmp_path, raise_errors=True)
     assert record.status == "ok"
     assert 0 <= record.metrics["top1"] <= 100
@@ -162,7 +162,7 @@ def test_short_run_and_explain(clips_root, tmp_path, input_spy):
     strip = explain([work], tmp_path / "explain" / "cam.png", n=1)
     assert strip.is_file() and strip.with_suffix(".gif").is_file()
     assert (strip.parent / "cam_curve.png").is_file()
-    input_spy.check("has")  # hidden frames in training clips only
+    input_spy.check("has-frames")  # hidden frames in training clips only
 
 
 @pytest.mark.slow
@@ -190,7 +190,7 @@ def test_preprocessor_placement_for_spatial_has(clips_root):
     assert params["has_placement"] == "preprocessor"
     model = MODELS.build(cfg.model)
     assert isinstance(model.data_preprocessor, HideAndSeekActionDataPreprocessor)
-    frames = RunSpec(task="video", method="has", data_root=str(clips_root),
-                     options=(("has_mode", "frames"), ("has_placement", "preprocessor")))
-    with pytest.raises(ValueError, match="has_mode frames"):
-        TASK.options(TASK.resolve(frames))
+    from benchmark.methods import method_for
+
+    with pytest.raises(ValueError, match="hides whole frames"):
+        method_for("has-frames", {"has_placement": "preprocessor"})
