@@ -208,6 +208,14 @@ def mean_in_pipeline_order(data_preprocessor: dict[str, Any]) -> list[float]:
     return values[::-1] if flips else values
 
 
+def normalized_fill(fill_mean: list[float], data_preprocessor: dict[str, Any]) -> list[float]:
+    """A pixel (pipeline channel order) as the preprocessor's normalized batch holds it."""
+    flips = any(data_preprocessor.get(k) for k in ("to_rgb", "bgr_to_rgb", "rgb_to_bgr"))
+    pixel = list(fill_mean)[::-1] if flips else list(fill_mean)
+    return [(v - m) / s for v, m, s in zip(pixel, data_preprocessor["mean"],
+                                             data_preprocessor["std"], strict=True)]
+
+
 def _stage_name(stage: dict[str, Any]) -> str:
     return str(stage["type"]).rsplit(".", 1)[-1]
 
@@ -245,6 +253,7 @@ def mm_method_stages(
     scope: str,
     image_hw: tuple[int, int],
     data_preprocessor: dict[str, Any],
+    fill_mean: list[float] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The OpenMMLab stages a method inserts, and the parameters to record.
 
@@ -253,6 +262,9 @@ def mm_method_stages(
         scope: ``"mmpretrain"``, ``"mmseg"`` or ``"mmaction"`` (the registry the stages live in).
         image_hw: Training input (height, width) in pixels, for grid-size scaling.
         data_preprocessor: The model's data preprocessor config (mean/std, channel flip).
+        fill_mean: The training set's mean pixel in the pipeline's channel order, where the
+            preprocessor normalizes with another dataset's (ImageNet's) mean; HaS and random
+            erasing fill with it. ``None``: the preprocessor's mean is the dataset's.
 
     Returns:
         (stages, params): the stage configs in insertion order, and a flat dict of what was
@@ -264,6 +276,9 @@ def mm_method_stages(
     stages: list[dict[str, Any]] = []
     params: dict[str, Any] = {}
     mean = mean_in_pipeline_order(data_preprocessor) if (method.hides or method.erases) else []
+    if fill_mean is not None and mean:
+        mean = [float(v) for v in fill_mean]
+        params["fill_mean_px"] = [round(v, 3) for v in mean]
     if method.erases:
         stage = _mm_random_erasing(scope, mean)
         stages.append(stage)
@@ -331,6 +346,7 @@ def apply_method_to_mm_config(
     scope: str,
     image_hw: tuple[int, int],
     anchor: str | None = None,
+    fill_mean: list[float] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Return a copy of an OpenMMLab config with the method's stages in the training pipeline.
 
@@ -344,6 +360,8 @@ def apply_method_to_mm_config(
         scope: ``"mmpretrain"``, ``"mmseg"`` or ``"mmaction"``.
         image_hw: Training input (height, width) in pixels.
         anchor: Stage type to insert before; defaults to :data:`MM_ANCHORS` ``[scope]``.
+        fill_mean: The training set's mean pixel (pipeline channel order) when the data
+            preprocessor's mean is another dataset's (see :func:`mm_method_stages`).
 
     Returns:
         (new_cfg, method_params).
@@ -352,7 +370,8 @@ def apply_method_to_mm_config(
     new_cfg = copy.deepcopy(cfg)
     preprocessor = new_cfg.get("data_preprocessor") or new_cfg["model"].get("data_preprocessor")
     stages, params = mm_method_stages(
-        method, scope=scope, image_hw=image_hw, data_preprocessor=preprocessor or {}
+        method, scope=scope, image_hw=image_hw, data_preprocessor=preprocessor or {},
+        fill_mean=fill_mean,
     )
     if stages:
         for dataset in _train_dataset_cfgs(new_cfg):
@@ -372,6 +391,10 @@ def _use_has_preprocessor(cfg: Any, scope: str, params: dict[str, Any]) -> None:
     import benchmark.pipelines.preprocessors  # noqa: F401  (registers the classes)
 
     has = dict(grid_sizes=list(params["has_grid_sizes_px"]), hide_prob=params["has_hide_prob"])
+    if "fill_mean_px" in params:  # the dataset's mean pixel, normalized like the batch
+        has["fill"] = normalized_fill(params["fill_mean_px"], cfg.get("data_preprocessor")
+                                      or cfg["model"]["data_preprocessor"])
+        params["has_fill"] = "the training set's mean pixel, normalized as the batch is"
     # Both may exist (mmengine's Runner prefers the model's); a hiding method has found one,
     # since its fill needs the preprocessor's mean (mean_in_pipeline_order).
     for preprocessor in (cfg.get("data_preprocessor"), cfg["model"].get("data_preprocessor")):

@@ -255,13 +255,18 @@ class MMTask(Task):
             parameters to record).
         """
 
-    def apply_method(self, cfg: Any, spec: RunSpec, image_hw: tuple[int, int]
-                     ) -> tuple[Any, dict[str, Any]]:
-        """The config with the spec's method (HaS options applied) in its training pipeline."""
+    def apply_method(self, cfg: Any, spec: RunSpec, image_hw: tuple[int, int],
+                     fill_mean: list[float] | None = None) -> tuple[Any, dict[str, Any]]:
+        """The config with the spec's method (HaS options applied) in its training pipeline.
+
+        ``fill_mean``: the training set's mean pixel (pipeline order) where the normalizer
+        uses another dataset's mean (see ``benchmark.methods.mm_method_stages``).
+        """
         from benchmark.methods import apply_method_to_mm_config, method_for
 
         return apply_method_to_mm_config(cfg, method_for(spec.method, spec.option_dict),
-                                         scope=self.scope, image_hw=image_hw)
+                                         scope=self.scope, image_hw=image_hw,
+                                         fill_mean=fill_mean)
 
     # ----------------------------------------------------------------- pretrained weights
     def build_model(self, spec: RunSpec) -> Any:

@@ -47,14 +47,18 @@ class BatchHideAndSeek:
         hide_prob: Probability that each cell is hidden.
         sample_dims: Leading dims that index samples: 1 for N x C x H x W images, 2 for
             N x clips x C x T x H x W video (one mask per clip).
+        fill: The hidden value in normalized units: a number, or one per channel (e.g. the
+            training set's mean pixel normalized with the preprocessor's mean and std, where
+            that mean is another dataset's). 0 is the preprocessor's own mean pixel.
 
     Raises:
         ValueError: naming the bad argument.
     """
 
     def __init__(self, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES, hide_prob: float = 0.5,
-                 sample_dims: int = 1):
+                 sample_dims: int = 1, fill: float | Sequence[float] = 0.0):
         self.grid_sizes = check_grid_sizes(grid_sizes)
+        self.fill = float(fill) if np.ndim(fill) == 0 else tuple(float(v) for v in fill)
         self.hide_prob = check_hide_prob(hide_prob)
         if sample_dims not in (1, 2):
             raise ValueError(f"sample_dims must be 1 (images) or 2 (video clips), got "
@@ -83,13 +87,17 @@ class BatchHideAndSeek:
         inputs = inputs.contiguous()
         samples = inputs.shape[: self.sample_dims].numel()
         view = inputs.view(samples, -1, *inputs.shape[-2:])
-        hide_patches_batch(view, self.grid_sizes, self.hide_prob, fill=0.0,
+        fill = self.fill
+        if isinstance(fill, tuple) and view.shape[1] != len(fill):  # C x T planes of a clip
+            fill = np.repeat(fill, view.shape[1] // len(fill)).tolist()
+        hide_patches_batch(view, self.grid_sizes, self.hide_prob, fill=fill,
                            generator=self.generator(inputs.device), inplace=True)
         return inputs
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(grid_sizes={self.grid_sizes}, "
-                f"hide_prob={self.hide_prob}, sample_dims={self.sample_dims})")
+                f"hide_prob={self.hide_prob}, sample_dims={self.sample_dims}, "
+                f"fill={self.fill})")
 
 
 class _HidesTrainingInputs:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.dataset_mean import mean_pixel_bgr
 from benchmark.engine.spec import RunSpec
 from tasks._faces import data as face_data
 from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask, loader_datasets, require_paths
@@ -180,7 +181,10 @@ class AgeGenderTask(MMTask):
             head.pop("num_genders")
             head.pop("gender_loss")
             cfg.val_evaluator = cfg.test_evaluator = [dict(type="MAE")]
-        return self.apply_method(cfg, spec, (image_px, image_px))
+        # The normalizer keeps ImageNet's mean/std (what an ImageNet-pretrained backbone
+        # expects); HaS and random erasing fill with the training faces' own mean pixel.
+        fill_mean = mean_pixel_bgr([s.path for s in train.samples if s.path is not None])
+        return self.apply_method(cfg, spec, (image_px, image_px), fill_mean=fill_mean)
 
     def data_facts(self, spec: RunSpec, cfg: Any) -> dict[str, Any]:
         """What the record keeps about a spec's data: heads, split sizes, skipped files."""

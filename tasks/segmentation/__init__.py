@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.dataset_mean import mean_pixel_bgr
 from benchmark.engine.spec import RunSpec
 from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask
 from tasks.segmentation.data import (
     CAMVID_PREPARE,
     VOC_PREPARE,
     camvid_has_split,
+    camvid_split_pairs,
     check_camvid,
     check_voc,
     voc_root,
@@ -153,7 +155,12 @@ class SegmentationTask(MMTask):
         if options.get("launcher", "none") == "none":
             use_plain_batchnorm(cfg.model)
         crop_hw = tuple(cfg.model.data_preprocessor["size"])
-        cfg, params = self.apply_method(cfg, spec, crop_hw)
+        fill_mean = None
+        if spec.dataset == "camvid":  # ImageNet's normalizer; HaS fills CamVid's own mean
+            root = Path(spec.data_root)
+            fill_mean = mean_pixel_bgr([root / image for image, _ in
+                                        camvid_split_pairs(root, "train")])
+        cfg, params = self.apply_method(cfg, spec, crop_hw, fill_mean=fill_mean)
         params["crop_hw_px"] = list(crop_hw)
         if "re_type" in params:
             params["re_note"] = ("mmseg has no RandomErasing: its RandomCutOut (labels "
