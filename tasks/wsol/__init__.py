@@ -18,8 +18,12 @@ pixels. Degenerate CAMs (constant, all-zero, NaN) give no box (IoU 0); see
 
 Models (``configs/wsol/``, inheriting mmpretrain's): ``resnet18-small`` (ResNet_CIFAR-18 at
 1/4 width for CPU, 64x64 inputs, 8x8 CAM), ``resnet50`` (last stage stride 1, as in
-wsolevaluation), ``vgg16-gap`` (VGG16 conv + conv1024 + GAP + linear). All start from random
-weights (no downloads).
+wsolevaluation), ``vgg16-gap`` (VGG16 conv + conv1024 + GAP + linear), and the HaS paper's
+``alexnet-gap`` (torchvision AlexNet conv1-5, pool5 with stride 1, two conv512, GAP + linear;
+11x11 CAM at 224 px; at 64 px the backbone upsamples its input 2x for a 5x5 CAM) and
+``googlenet-gap`` (torchvision GoogLeNet to inception4e + conv1024, GAP + linear; 14x14 at
+224 px, 4x4 at 64 px); see :mod:`tasks.wsol.models`. All start from random weights (no
+downloads).
 
 HaS grid sizes (``has``: 0/16/32/44/56 px; ``has-16`` ... fixed) refer to 224-pixel inputs.
 For smaller inputs ``benchmark.methods.scale_grid_sizes`` keeps the cell-to-image ratio:
@@ -45,8 +49,9 @@ import numpy as np
 
 from benchmark.engine import mmrun
 from benchmark.engine.spec import RunSpec, TaskOutput
-from benchmark.methods import METHODS
-from tasks.base import DatasetInfo, MMTask, loader_datasets, set_num_classes
+from benchmark.methods import get_method
+from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask, loader_datasets, set_num_classes
+from tasks.wsol import boxes as localization
 from tasks.wsol import data as layouts
 from tasks.wsol.figures import EXAMPLES, collect_examples, draw_examples, examples_from
 
@@ -54,7 +59,8 @@ from tasks.wsol.figures import EXAMPLES, collect_examples, draw_examples, exampl
 CONFIGS = {
     ("resnet18-small", "tiny-imagenet"): "resnet18_small_tiny_imagenet_64px.py",
     **{(model, dataset): f"{stem}_{suffix}.py"
-       for model, stem in (("resnet50", "resnet50"), ("vgg16-gap", "vgg16_gap"))
+       for model, stem in (("resnet50", "resnet50"), ("vgg16-gap", "vgg16_gap"),
+                           ("alexnet-gap", "alexnet_gap"), ("googlenet-gap", "googlenet_gap"))
        for dataset, suffix in (("tiny-imagenet", "tiny_imagenet_64px"), ("cub", "cub_224px"),
                                ("ilsvrc", "ilsvrc_224px"), ("wsoleval", "wsoleval_224px"))},
 }
@@ -123,9 +129,15 @@ class WSOLTask(MMTask):
     framework: str = "mmpretrain"
     metrics: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(METRIC_KEYS, True))
     datasets: dict[str, DatasetInfo] = field(default_factory=_datasets)
-    models: tuple[str, ...] = ("resnet18-small", "resnet50", "vgg16-gap")
-    methods: tuple[str, ...] = tuple(METHODS)
+    models: tuple[str, ...] = ("resnet18-small", "resnet50", "vgg16-gap", "alexnet-gap",
+                               "googlenet-gap")
+    methods: tuple[str, ...] = (*IMAGE_METHODS, "full-image")
     scope: str = "mmpretrain"
+    registers: tuple[str, ...] = ("tasks.wsol.mm",)
+    #: torchvision model-zoo files (``vgg16-gap`` has BatchNorm here, so its vgg16_bn).
+    pretrained_files: dict[str, str] = field(default_factory=lambda: {
+        "resnet50": "resnet50-0676ba61.pth", "vgg16-gap": "vgg16_bn-6c64b313.pth",
+        "alexnet-gap": "alexnet-owt-7be5be79.pth", "googlenet-gap": "googlenet-1378be20.pth"})
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
 
     def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
@@ -157,6 +169,8 @@ class WSOLTask(MMTask):
 
         work_dir = Path(work_dir)
         cfg, method_params = self.build_config(spec)
+        if not get_method(spec.method).trains:
+            return self._full_image(spec, cfg)
         result = self.train_and_test(cfg, spec, work_dir)
         examples = collect_examples(result.runner, EXAMPLES)
         examples["method"] = np.array(spec.method)
@@ -171,6 +185,40 @@ class WSOLTask(MMTask):
             history=result.history, split=self.test_split(spec),
             artifacts={"cam_examples": figure.name, "cams": "cams.npz"},
             extra={**per_iou, "test_images": len(result.runner.test_dataloader.dataset)},
+        )
+
+    def _full_image(self, spec: RunSpec, cfg: Any) -> TaskOutput:
+        """The ``full-image`` reference: every test image's box is the whole network input.
+
+        Nothing is trained. The boxes go through the test pipeline as a model's would (same
+        images, same resize); ``gt_known_loc`` and MaxBoxAccV2 count the images whose GT box
+        the whole-image box overlaps enough. No class is predicted: ``top1_cls`` and
+        ``top1_loc`` are undefined (None).
+        """
+        from mmengine.registry import init_default_scope
+        from mmengine.runner import Runner
+
+        init_default_scope(self.scope)
+        loader = dict(cfg.test_dataloader, num_workers=0, persistent_workers=False)
+        ious = []
+        for batch in Runner.build_dataloader(loader):
+            for sample in batch["data_samples"]:
+                height, width = sample.img_shape[:2]
+                whole = [[0, 0, width - 1, height - 1]]
+                ious.append(localization.best_iou(whole, np.asarray(sample.gt_bboxes)))
+        ious = np.asarray(ious)
+        per_iou = {f"maxboxacc@{d:g}": float(100.0 * (ious >= d).mean())
+                   for d in localization.MAXBOXACC_IOUS}
+        metrics = {"top1_cls": None, "top1_loc": None,
+                   "gt_known_loc": float(100.0 * (ious >= localization.PAPER_IOU).mean()),
+                   "maxboxaccv2": float(np.mean(list(per_iou.values())))}
+        return TaskOutput(
+            metrics=metrics, dataset=spec.dataset_label, model=spec.model,
+            method_params={"method": spec.method, "box": "the whole network input",
+                           "input_hw_px": list(DATASET_INPUTS[spec.dataset][0])},
+            split=self.test_split(spec),
+            extra={**per_iou, "test_images": len(ious),
+                   "mean_best_iou": float(ious.mean()) if len(ious) else None},
         )
 
 

@@ -4,6 +4,8 @@
   mmpretrain's VGG16 convolutional layers without the last max-pool and without the FC stack,
   plus one 3x3 conv (1024 channels) + ReLU; followed in the configs by mmpretrain's
   ``GlobalAveragePooling`` neck and ``LinearClsHead``.
+* ``AlexNetGAP``, ``GoogLeNetGAP`` (``MODELS``, from :mod:`tasks.wsol.models`): the HaS paper's
+  AlexNet-GAP and GoogLeNet-GAP on torchvision's definitions.
 * ``WSOLClassifier`` (``MODELS``): mmpretrain's ``ImageClassifier`` (training unchanged: labels
   only) whose ``predict`` also returns, per image, the maps of the predicted and of the
   ground-truth class (``cams``: ``(2, H, W)`` in [0, 1] at the network input's size). CAM for
@@ -30,6 +32,7 @@ from torch import nn
 
 import tasks.wsol.datasets  # noqa: F401  (registers the WSOL datasets)
 from tasks.wsol import boxes as localization
+from tasks.wsol import models as _models  # noqa: F401  (registers AlexNetGAP, GoogLeNetGAP)
 from tasks.wsol.cam import class_activation_maps, grad_cam_maps
 
 

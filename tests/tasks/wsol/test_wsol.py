@@ -180,3 +180,50 @@ def test_gradcam_fallback_for_heads_that_are_not_gap_linear():
     assert 0.0 <= cams.min() and cams.max() <= 1.0
     with pytest.raises(ValueError, match="gradcam"):
         MODELS.build(model_cfg(cam_method="cam"))
+
+
+def _whole_image_expectation(root, side_px=64):
+    """GT-known Loc and MaxBoxAccV2 of the whole-image box, from the val annotations by hand.
+
+    Every GT box lies inside the 64x64 image, so IoU(whole, gt) = area(gt) / 64^2 (inclusive
+    pixel areas, as both protocols count them).
+    """
+    ious = []
+    for line in (root / "val" / "val_annotations.txt").read_text().splitlines():
+        x0, y0, x1, y1 = map(int, line.split()[2:6])
+        ious.append((x1 - x0 + 1) * (y1 - y0 + 1) / side_px**2)
+    ious = np.array(ious)
+    per_iou = [100 * (ious >= d).mean() for d in (0.3, 0.5, 0.7)]
+    return 100 * (ious >= 0.5).mean(), float(np.mean(per_iou)), len(ious)
+
+
+def test_full_image_reference_trains_nothing_and_scores_the_whole_box(tiny_data, tmp_path):
+    record = run_one(_spec(tiny_data, "full-image"), tmp_path, raise_errors=True)
+    gt_known, maxbox, images = _whole_image_expectation(tiny_data)
+    assert record.ok and record.history == []
+    assert record.metrics["top1_cls"] is None and record.metrics["top1_loc"] is None
+    assert record.metrics["gt_known_loc"] == pytest.approx(gt_known)
+    assert record.metrics["maxboxaccv2"] == pytest.approx(maxbox)
+    assert record.extra["test_images"] == images
+    assert not list((tmp_path / "work" / record.run_id).glob("*.pth"))  # nothing trained
+
+
+def test_full_image_on_the_real_tiny_imagenet_subset(tmp_path):
+    from benchmark.engine.paths import data_dir
+
+    root = data_dir() / "tiny-imagenet-10"
+    if not (root / "val" / "val_annotations.txt").is_file():
+        pytest.skip(f"real subset not at {root} (see ../shared/data/README.md)")
+    record = run_one(_spec(root, "full-image"), tmp_path, raise_errors=True)
+    gt_known, maxbox, images = _whole_image_expectation(root)
+    assert record.metrics["gt_known_loc"] == pytest.approx(gt_known)
+    assert record.metrics["maxboxaccv2"] == pytest.approx(maxbox)
+    assert images == record.extra["test_images"] == 500
+
+
+def test_listing_shows_the_paper_networks_and_the_reference_method(capsys):
+    from benchmark.cli import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "alexnet-gap" in out and "googlenet-gap" in out and "full-image" in out
