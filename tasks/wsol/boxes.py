@@ -3,34 +3,78 @@
 Conventions (shared by every function here):
 
 * A box is ``(x0, y0, x1, y1)`` in pixel coordinates of the image the map covers, with
-  **inclusive** ends (``x1`` is the last covered column), so its area is
-  ``(x1 - x0 + 1) * (y1 - y0 + 1)`` — the ILSVRC / Tiny ImageNet / wsolevaluation convention.
-  Boxes are float arrays; several boxes are an ``(M, 4)`` array.
-* :data:`EMPTY_BOX` ``(0, 0, -1, -1)`` has zero area: its IoU with any box is 0. It is what a
-  map without localization evidence yields.
+  **inclusive** ends for IoU: its area is ``(x1 - x0 + 1) * (y1 - y0 + 1)`` — the ILSVRC /
+  Tiny ImageNet / wsolevaluation convention (:func:`box_iou`). Boxes are float arrays;
+  several boxes are an ``(M, 4)`` array.
+* :data:`EMPTY_BOX` ``(0, 0, -1, -1)`` has zero area: its IoU with any box is 0. It is what
+  a map without localization evidence yields in the paper protocol.
 * Maps are min-max normalized before thresholding (:func:`normalize_map`). Defined behaviour
   for degenerate maps (no crash, no warning):
 
   - non-finite pixels (NaN, ±inf) carry no evidence: they are set to the map's smallest finite
     value;
   - a map with no finite pixel, or with a single value everywhere (all-zero, constant),
-    normalizes to all zeros and yields :data:`EMPTY_BOX` (IoU 0, so never counted as a correct
-    localization).
+    normalizes to all zeros. The paper protocol then yields :data:`EMPTY_BOX` (IoU 0);
+    MaxBoxAccV2 yields wsolevaluation's :data:`NO_CONTOUR_BOX` (see below).
 
 Protocols:
 
 * **Paper** (CAM, Zhou et al. 2016; Singh & Lee 2017): threshold the normalized map at 20% of
-  its max, take the bounding box of the *largest* 8-connected component
-  (:func:`largest_component_box`). **Top-1 Loc**: class right and IoU ≥ 0.5 with the predicted
-  class's map; **GT-known Loc**: IoU ≥ 0.5 with the ground-truth class's map; **Top-1 Cls**.
-* **MaxBoxAccV2** (Choe et al., CVPR 2020, ``wsolevaluation``): the ground-truth class's map
-  is thresholded at every ``t`` in ``0, 0.01, ..., 0.99`` (on the map quantized to 0..255,
-  pixels strictly above ``int(t * max)``), every contour (``cv2.RETR_TREE``, holes included)
-  gives a box, the image's score at ``t`` is its best IoU over (contour box, GT box) pairs;
-  BoxAcc(t, δ) is the fraction of images with score ≥ δ; MaxBoxAccV2 is the mean over
-  δ ∈ {0.3, 0.5, 0.7} of max_t BoxAcc(t, δ). Our boxes use the inclusive convention above
-  (wsolevaluation's contour boxes end one pixel further), so values can differ from theirs by
-  that one-pixel margin.
+  its max (``>=``), take the box of the *largest* 8-connected component
+  (:func:`largest_component_box`), ``(x, y, x + w - 1, y + h - 1)`` — exactly the pixels it
+  covers. **Top-1 Loc**: class right and IoU ≥ 0.5 with the predicted class's map;
+  **GT-known Loc**: IoU ≥ 0.5 with the ground-truth class's map; **Top-1 Cls**.
+* **MaxBoxAccV2** (Choe et al., CVPR 2020), computed as ``clovaai/wsolevaluation`` does
+  (read at commit 96f4b88, files ``evaluation.py``, ``inference.py``, ``config.py``,
+  ``util.py`` at the repository root; the rules are restated here, no code is taken):
+
+  1. *Score map* (``inference.py``, ``normalize_scoremap``): min-max normalized to [0, 1];
+     constant maps (and, there, maps with any NaN) become all zeros. We use
+     :func:`normalize_map`, which agrees except that NaN pixels are set to the minimum.
+  2. *Thresholds* (``evaluation.py``, ``evaluate_wsol`` / ``inference.py``,
+     ``CAMComputer``): ``np.arange(0, 1, cam_curve_interval)``. wsolevaluation's
+     ``config.py`` and ``evaluate_wsol`` default to ``cam_curve_interval = 0.001``, its
+     ``evaluation.py`` command line and README example to 0.01; ours is
+     :data:`CAM_CURVE_INTERVAL`.
+  3. *Binarization* (``compute_bboxes_from_scoremaps``, inner ``scoremap2bbox``): the map is
+     quantized to ``uint8`` as ``(map * 255)`` truncated; at threshold ``t`` a pixel is on
+     when its quantized value is **strictly greater** than ``int(t * max(quantized))``
+     (``cv2.threshold`` with ``THRESH_BINARY``, which keeps ``src > thresh``).
+  4. *Contours* (same function): ``cv2.findContours`` with ``cv2.RETR_TREE`` and
+     ``cv2.CHAIN_APPROX_SIMPLE`` on the 0/255 mask (``_CONTOUR_INDEX`` takes the contour
+     list from OpenCV 3's and 4's return values alike; we run OpenCV 4, where pixels on the
+     image border belong to contours like any other). ``RETR_TREE``
+     returns every outer contour *and* every hole contour; a hole's contour runs through the
+     foreground pixels bordering the hole. With ``multi_contour_eval=True`` — what V2 means
+     (``config.py``, ``box_v2_metric``) — every contour gives a box; with ``False`` (the old
+     MaxBoxAcc) only the contour of largest ``cv2.contourArea``.
+  5. *Contour box* (same function): for ``x, y, w, h = cv2.boundingRect(contour)`` the box
+     is ``(x, y, min(x + w, W - 1), min(y + h, H - 1))``; scored with the inclusive ``+ 1``
+     area rule, it covers one column / row **more** than the contour on the right / bottom,
+     except where that would leave the ``W × H`` map. A thresholded map without any
+     contour (only possible when the quantized map is all zero) gives the single box
+     ``(0, 0, 0, 0)`` — one pixel at the origin, *not* an empty box.
+  6. *IoU* (``calculate_multiple_iou``): inclusive ``+ 1`` widths and heights, intersection
+     clipped at 0, IoU 0 where the union is ≤ 0 (:func:`box_iou` is the same rule).
+  7. *Ground truth* (``BoxEvaluator._load_resized_boxes`` / ``resize_bbox``): the
+     ``x0, y0, x1, y1`` boxes of ``localization.txt`` are scaled by ``224 / W`` and
+     ``224 / H`` (every coordinate alike, ``x1`` too) and truncated to integers, without
+     clipping. Our callers pass boxes already scaled to the map (in floating point);
+     :func:`integer_gt_boxes` truncates them the same way, leaving integer boxes as they
+     are.
+  8. *Per image and threshold* (``BoxEvaluator.accumulate``): the score is the best IoU
+     over all (contour box, GT box) pairs — for each box its best GT box, then the best
+     box of that threshold; the image counts as correct at ``t`` for IoU threshold ``δ``
+     when that score is ``>= δ`` (``δ`` given in percent, 30/50/70, compared as
+     ``δ / 100``).
+  9. *Aggregation* (``BoxEvaluator.compute``, ``evaluate_wsol``): BoxAcc(t, δ) = 100 ×
+     correct count / image count, MaxBoxAcc(δ) = max over ``t`` (each δ picks its own best
+     threshold), and with ``multi_iou_eval`` MaxBoxAccV2 = the plain mean over
+     δ ∈ {0.3, 0.5, 0.7}.
+
+  :func:`contour_boxes`, :func:`best_iou_per_threshold` and :func:`max_box_acc` implement
+  steps 3–9; they reproduce wsolevaluation's per-image best IoUs (see
+  ``tests/tasks/wsol/test_boxes.py`` for hand-computed cases).
 * Images with several GT boxes count the best-matching one (ILSVRC convention).
 """
 
@@ -44,6 +88,9 @@ import numpy as np
 
 #: The zero-area box returned when a map carries no localization evidence.
 EMPTY_BOX = np.array([0.0, 0.0, -1.0, -1.0])
+#: MaxBoxAccV2's box for a thresholded map without any contour (wsolevaluation's
+#: ``[0, 0, 0, 0]``): the one pixel at the origin, area 1 under the inclusive rule.
+NO_CONTOUR_BOX = np.array([0.0, 0.0, 0.0, 0.0])
 #: The paper's CAM threshold (fraction of the normalized map's max).
 PAPER_THRESHOLD_FRACTION = 0.2
 #: IoU a box needs to count as a correct localization (paper protocol).
@@ -172,13 +219,60 @@ def cam_thresholds(interval: float = CAM_CURVE_INTERVAL) -> np.ndarray:
 
 
 def contour_boxes(mask: np.ndarray) -> np.ndarray:
-    """Inclusive boxes of every contour of a binary mask (``cv2.RETR_TREE``), ``(K, 4)``."""
-    contours = cv2.findContours(mask.astype(np.uint8), cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+    """Boxes of every contour of a binary mask as wsolevaluation draws them, ``(K, 4)``.
+
+    Every contour ``cv2.findContours`` finds with ``cv2.RETR_TREE`` and
+    ``cv2.CHAIN_APPROX_SIMPLE`` — outer contours and hole contours alike — gives the box
+    ``(x, y, min(x + w, W - 1), min(y + h, H - 1))`` of its bounding rectangle
+    ``(x, y, w, h)``: one column / row beyond the contour on the right / bottom unless that
+    leaves the map (MaxBoxAccV2 steps 4–5 of the module docstring). These are *not* the
+    inclusive boxes of :func:`largest_component_box`.
+
+    Args:
+        mask: ``(H, W)`` binary mask (nonzero = on).
+
+    Returns:
+        ``(K, 4)`` boxes in pixel coordinates, ``K = 0`` for an all-off mask.
+
+    Raises:
+        ValueError: when ``mask`` is not 2-D or is empty.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.size == 0:
+        raise ValueError(f"a mask must be a non-empty 2-D (H, W) array; got shape {mask.shape}")
+    height, width = mask.shape
+    binary = np.where(mask != 0, 255, 0).astype(np.uint8)
+    contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
     if not contours:
         return np.zeros((0, 4))
     rects = np.array([cv2.boundingRect(c) for c in contours], dtype=np.float64)
-    return np.stack([rects[:, 0], rects[:, 1], rects[:, 0] + rects[:, 2] - 1,
-                     rects[:, 1] + rects[:, 3] - 1], axis=1)
+    x, y, w, h = rects.T
+    return np.stack([x, y, np.minimum(x + w, width - 1), np.minimum(y + h, height - 1)], axis=1)
+
+
+#: Tolerance of :func:`integer_gt_boxes`' floor, far below any real fractional part.
+_FLOOR_TOLERANCE = 1e-6
+
+
+def integer_gt_boxes(gt_boxes: Sequence | np.ndarray) -> np.ndarray:
+    """GT boxes truncated to integer pixels as wsolevaluation's ``resize_bbox`` leaves them.
+
+    wsolevaluation scales ``localization.txt`` boxes to the 224-pixel map as
+    ``int(x * 224 / W)``; our pipelines hand over the scaled float ``x * (224 / W)``, which
+    rounding can leave just below an integer (``223.99999999999997``). Each coordinate is
+    therefore floored after adding ``1e-6``: exact integers stay, a real fractional part
+    (at least ``1 / W``, so ≫ 1e-6) is dropped.
+
+    Args:
+        gt_boxes: ``(M, 4)`` or ``(4,)`` boxes in the map's pixels, coordinates ≥ 0.
+
+    Returns:
+        ``(M, 4)`` float array of integer-valued boxes.
+
+    Raises:
+        ValueError: for a bad box shape.
+    """
+    return np.floor(as_boxes(gt_boxes) + _FLOOR_TOLERANCE)
 
 
 def best_iou_per_threshold(
@@ -186,26 +280,41 @@ def best_iou_per_threshold(
 ) -> np.ndarray:
     """One image's MaxBoxAccV2 scores: best IoU of any contour box at each CAM threshold.
 
+    Follows wsolevaluation (module docstring, MaxBoxAccV2 steps 3–8): the normalized map is
+    quantized to 0..255; at threshold ``t`` the pixels strictly above
+    ``int(t * max(quantized))`` form the mask; every contour gives a :func:`contour_boxes`
+    box (a mask without contour, i.e. a degenerate map, gives :data:`NO_CONTOUR_BOX`); the
+    score is the best IoU over (box, GT box) pairs.
+
     Args:
-        cam: ``(H, W)`` map of the ground-truth class.
-        gt_boxes: ``(M, 4)`` ground-truth boxes in the map's pixel coordinates.
-        thresholds: CAM thresholds (default :func:`cam_thresholds`).
+        cam: ``(H, W)`` map of the ground-truth class (any scale; min-max normalized here).
+        gt_boxes: ``(M, 4)`` ground-truth boxes in the map's pixel coordinates, made
+            integer by :func:`integer_gt_boxes`.
+        thresholds: 1-D CAM thresholds, fractions of the quantized map's max (default
+            :func:`cam_thresholds`).
 
     Returns:
-        ``(T,)`` best IoU per threshold (0 where the thresholded map has no contour, and
-        everywhere for a degenerate map).
+        ``(T,)`` best IoU per threshold, each in [0, 1]; all 0 when there is no GT box.
+
+    Raises:
+        ValueError: when ``thresholds`` is not 1-D, or for a bad map or box shape.
     """
-    thresholds = cam_thresholds() if thresholds is None else np.asarray(thresholds)
-    gt = as_boxes(gt_boxes)
+    thresholds = cam_thresholds() if thresholds is None else np.asarray(thresholds, float)
+    if thresholds.ndim != 1:
+        raise ValueError(f"thresholds must be a 1-D array; got shape {thresholds.shape}")
+    gt = integer_gt_boxes(gt_boxes)
     quantized = (normalize_map(cam) * 255).astype(np.uint8)
-    peak = int(quantized.max())
-    if peak == 0 or len(gt) == 0:
+    if len(gt) == 0:
         return np.zeros(len(thresholds))
+    peak = int(quantized.max())
     # Thresholds that quantize to the same level give the same mask: one contour pass per
     # level, then one IoU matrix for every box of every level.
     levels = (thresholds * peak).astype(int)
     unique_levels = np.unique(levels)
-    per_level = [contour_boxes(quantized > level) for level in unique_levels]
+    per_level = []
+    for level in unique_levels:
+        found = contour_boxes(quantized > level)
+        per_level.append(found if len(found) else NO_CONTOUR_BOX[None])
     owner = np.repeat(np.arange(len(unique_levels)), [len(b) for b in per_level])
     best = np.zeros(len(unique_levels))
     if len(owner):
@@ -218,18 +327,30 @@ def max_box_acc(
 ) -> dict[float, float]:
     """MaxBoxAcc per IoU threshold (percent) from stacked per-image threshold scores.
 
+    As wsolevaluation's ``BoxEvaluator``: per threshold ``t`` the count of images whose
+    score is ``>= δ``, times 100, over the image count; the best ``t`` for each ``δ``.
+
     Args:
-        best_ious: ``(N, T)`` rows of :func:`best_iou_per_threshold`.
-        iou_thresholds: The δ values.
+        best_ious: ``(N, T)`` rows of :func:`best_iou_per_threshold` (IoUs in [0, 1]).
+        iou_thresholds: The δ values, fractions in [0, 1].
 
     Returns:
-        ``{δ: max_t 100 * mean_i [best_ious[i, t] >= δ]}``; 0 for no images.
+        ``{δ: max_t 100 * count_i[best_ious[i, t] >= δ] / N}`` in percent [0, 100]; 0 for
+        no images.
+
+    Raises:
+        ValueError: when ``best_ious`` is not 2-D.
     """
     best_ious = np.asarray(best_ious, dtype=np.float64)
+    if best_ious.ndim != 2:
+        raise ValueError(
+            f"best_ious must be (images, thresholds), 2-D; got shape {best_ious.shape}"
+        )
     if best_ious.size == 0:
         return {float(d): 0.0 for d in iou_thresholds}
     return {
-        float(d): float(100.0 * (best_ious >= d).mean(axis=0).max()) for d in iou_thresholds
+        float(d): float(((best_ious >= d).sum(axis=0) * 100.0 / len(best_ious)).max())
+        for d in iou_thresholds
     }
 
 
