@@ -61,12 +61,15 @@ class InputSpy:
     """What the model's data preprocessor handed the network in an mmengine run.
 
     ``fractions[training]`` holds, per batch, the fraction of input values within ``0.01`` of
-    0: hidden cells hold the mean pixel, 0 after normalization (within 0.0087 with a rounded
-    uint8 fill), while natural pixels are rarely that close to the mean in a value.
+    the fill: hidden cells hold the mean pixel, 0 after normalization (within 0.0087 with a
+    rounded uint8 fill) -- or, where HaS fills the training set's own mean and the normalizer
+    is ImageNet's, that mean normalized (``fill``, one value per channel) -- while natural
+    pixels are rarely that close to the mean in a value.
     """
 
     def __init__(self):
         self.fractions = {True: [], False: []}
+        self.fill = None  # per-channel normalized fill; None: 0
 
     def watch(self, module):
         """Also record every input ``module`` is called with (torchreid: no data preprocessor)."""
@@ -84,8 +87,18 @@ class InputSpy:
             tensors = [t for t in tensors if hasattr(t, "is_floating_point")
                        and t.is_floating_point()]
             if tensors:
-                near = sum(float((t.abs() < 0.01).sum()) for t in tensors)
+                near = sum(float((self._off_fill(t).abs() < 0.01).sum()) for t in tensors)
                 self.fractions[bool(training)].append(near / sum(t.numel() for t in tensors))
+
+    def _off_fill(self, t):
+        """``t`` minus the fill of its channel (channels on dim 1, or 2 for clips)."""
+        if self.fill is None:
+            return t
+        import torch
+
+        fill = torch.as_tensor(self.fill, dtype=t.dtype, device=t.device)
+        axis = next(a for a in (1, 2) if a < t.ndim and t.shape[a] == len(fill))
+        return t - fill.view(-1, *([1] * (t.ndim - axis - 1)))
 
     def check(self, method: str):
         """Training batches hidden iff the method is HaS; evaluation batches never.
@@ -105,6 +118,21 @@ class InputSpy:
             assert mean_train < 0.1, f"training batches look hidden: {mean_train:.3f}"
 
 
+def _normalized_fill(cfg, preprocessor):
+    """The normalized value HaS fills with in this run, where it is not 0 (else None)."""
+    from benchmark.methods import _train_dataset_cfgs, normalized_fill
+
+    fill = getattr(getattr(preprocessor, "hide_and_seek", None), "fill", 0.0)
+    if isinstance(fill, tuple):
+        return list(fill)
+    for dataset in _train_dataset_cfgs(cfg):
+        for stage in dataset["pipeline"]:
+            if str(stage["type"]).endswith("HideAndSeek") and stage.get("mean"):
+                pre = cfg.get("data_preprocessor") or cfg.model.data_preprocessor
+                return normalized_fill([round(v) for v in stage["mean"]], pre)
+    return None
+
+
 @pytest.fixture
 def input_spy(monkeypatch):
     """An :class:`InputSpy` on every mmengine ``Runner`` that trains in this test."""
@@ -115,6 +143,7 @@ def input_spy(monkeypatch):
     def spying_train(runner):
         preprocessor = runner.model.data_preprocessor
         forward = preprocessor.forward
+        spy.fill = _normalized_fill(runner.cfg, preprocessor)
 
         def spying_forward(data, training=False):
             out = forward(data, training)

@@ -23,7 +23,7 @@ def test_mean_pixel_is_the_mean_over_every_pixel_in_bgr(tmp_path):
     # 4 pixels (40, 0, 0) and 16 pixels (100, 20, 7): weighted by pixel count.
     assert mean == pytest.approx([(4 * 40 + 16 * 100) / 20, 16 * 20 / 20, 16 * 7 / 20])
     (tmp_path / "bad.png").write_bytes(b"nope")
-    with pytest.raises(ValueError, match="bad.png"):
+    with pytest.raises(ValueError, match=r"bad\.png"):
         mean_pixel_bgr([tmp_path / "bad.png"])
 
 

@@ -30,13 +30,15 @@ def _models():
 
 def _build(config_name, num_classes=4):
     from mmengine import Config
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
 
     _models()
     cfg = Config.fromfile(str(TASK.config_dir / config_name))
     cfg.model.head.num_classes = num_classes
     torch.manual_seed(0)
-    return MODELS.build(cfg.model).eval()
+    with DefaultScope.overwrite_default_scope("mmpretrain"):  # whatever an earlier test set
+        return MODELS.build(cfg.model).eval()
 
 
 def _torchvision_state(network):
