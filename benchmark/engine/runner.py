@@ -99,6 +99,8 @@ def prepare(spec: RunSpec, results_dir: Path) -> tuple[Any, RunSpec]:
     from benchmark.methods import method_for
     from tasks import get_task
 
+    check_run_numbers(spec)
+    check_creatable(Path(results_dir))
     task = get_task(spec.task)
     method_for(spec.method, spec.option_dict)  # the method, and its HaS options, checked
     resolved = task.resolve(spec)
@@ -112,6 +114,22 @@ def prepare(spec: RunSpec, results_dir: Path) -> tuple[Any, RunSpec]:
     task.check(resolved)
     check_writable(Path(results_dir))
     return task, resolved
+
+
+#: Seeds numpy, torch and Python all take: [0, 2**32).
+SEED_LIMIT = 2**32
+
+
+def check_run_numbers(spec: RunSpec) -> None:
+    """Raise ``ValueError`` for epochs below 1 or a seed outside [0, 2**32)."""
+    if spec.epochs is not None and (isinstance(spec.epochs, bool)
+                                    or not isinstance(spec.epochs, int) or spec.epochs < 1):
+        raise ValueError(f"--epochs must be a whole number >= 1, got {spec.epochs!r}; "
+                         "leave it out for the task's default schedule")
+    if isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or not (
+            0 <= spec.seed < SEED_LIMIT):
+        raise ValueError(f"--seed must be a whole number in [0, 2**32), got {spec.seed!r} "
+                         "(numpy, torch and Python's random all take such seeds)")
 
 
 def ensure_synthetic(info: Any, root: Path, seed: int) -> None:
@@ -132,6 +150,17 @@ def ensure_synthetic(info: Any, root: Path, seed: int) -> None:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_creatable(results_dir: Path) -> None:
+    """Create ``results_dir`` (only the folder) or raise ``ValueError`` naming why not."""
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(
+            f"results dir {results_dir} is not writable: it cannot be created ({err.strerror}); "
+            "pass --results DIR pointing to a writable folder"
+        ) from err
 
 
 def check_writable(results_dir: Path) -> None:

@@ -144,3 +144,26 @@ def test_a_failed_run_exits_1_and_records_why(capsys, tiny_cifar10, tmp_path):
     printed = json.loads(out.out[out.out.index("{"): out.out.rindex("}") + 1])
     assert code == 1 and printed["status"] == "failed"
     assert "NonFiniteLossError" in printed["reason"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "--epochs must be a whole number >= 1"),
+    (["--epochs", "-1"], "--epochs must be a whole number >= 1"),
+    (["--seed", "-1"], "--seed must be a whole number in [0, 2**32)"),
+    (["--seed", str(2**32)], "--seed must be a whole number in [0, 2**32)"),
+])
+def test_bad_epochs_and_seeds_exit_2_before_training(capsys, tmp_path, argv, message):
+    results = tmp_path / "res"
+    code, out = _run(capsys, "run", "classification", "--dataset", "cifar10", "--synthetic",
+                     "--results", str(results), *argv)
+    assert code == 2 and message in out.err, out.err
+    assert not (results / "records").exists() and not (results / "data").exists()
+
+
+def test_a_results_dir_that_cannot_be_created_exits_2(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me\n")
+    code, out = _run(capsys, "run", "classification", "--dataset", "cifar10", "--synthetic",
+                     "--epochs", "1", "--results", str(blocker / "res"))
+    assert code == 2 and "cannot be created" in out.err and "--results" in out.err, out.err
+    assert blocker.read_text() == "keep me\n"
