@@ -151,6 +151,10 @@ class Task(ABC):
         if PRETRAINED_OPTION in spec.option_dict:
             self.check_pretrained(spec)
 
+    def check_options(self, spec: RunSpec) -> None:
+        """Reject unknown option keys before anything is generated or built (none here)."""
+        return None
+
     # ----------------------------------------------------------------- pretrained weights
     def weights_file(self, spec: RunSpec) -> Path:
         """The spec's ``pretrained`` file; ValueError naming it and the file the model expects."""
@@ -180,6 +184,12 @@ class Task(ABC):
         """
 
 
+#: Run options every OpenMMLab task takes: ``benchmark.engine.mmrun.apply_spec``'s, the
+#: method's HaS arguments, the pretrained weights.
+MM_OPTIONS = frozenset({"batch_size", "num_workers", "launcher", "log_level", "lr",
+                        PRETRAINED_OPTION, f"{PRETRAINED_OPTION}_sha256",
+                        "has_grid_sizes_px", "has_hide_prob", "has_placement"})
+
 #: The loaders of an OpenMMLab config, in the order they are set up.
 MM_LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 
@@ -202,6 +212,8 @@ class MMTask(Task):
     metric_names: dict[str, str] = field(default_factory=dict)
     #: Modules that register the task's own models, datasets and metrics.
     registers: tuple[str, ...] = ()
+    #: The task's own run options beside :data:`MM_OPTIONS` (None: the task checks them).
+    task_options: frozenset[str] | None = frozenset()
     new_layer_prefixes: tuple[str, ...] = ("head.", "decode_head.", "auxiliary_head.",
                                            "cls_head.", "backbone.extra.")
 
@@ -232,6 +244,15 @@ class MMTask(Task):
                              f"{spec.dataset!r}; use one of {usable}")
         return self.config_dir / self.configs[(spec.model, key)]
 
+    def check_options(self, spec: RunSpec) -> None:
+        """Reject option keys neither :data:`MM_OPTIONS` nor :attr:`task_options` holds."""
+        if self.task_options is None:
+            return
+        unknown = sorted(set(spec.option_dict) - MM_OPTIONS - self.task_options)
+        if unknown:
+            raise ValueError(f"unknown option(s) {unknown} for task {self.name!r}; valid: "
+                             f"{', '.join(sorted(MM_OPTIONS | self.task_options))}")
+
     def load_config(self, spec: RunSpec) -> Any:
         """The spec's config file as an ``mmengine.Config`` (nothing of the spec applied)."""
         from mmengine import Config
@@ -239,8 +260,9 @@ class MMTask(Task):
         return Config.fromfile(str(self.config_file(spec)))
 
     def check(self, spec: RunSpec) -> None:
-        """Also reject model/dataset pairs without a config (before looking at the data)."""
+        """Also reject unknown options and model/dataset pairs without a config."""
         self.dataset_info(spec.dataset)
+        self.check_options(spec)
         if spec.model in self.models:
             self.config_file(spec)
         super().check(spec)

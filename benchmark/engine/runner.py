@@ -102,6 +102,7 @@ def prepare(spec: RunSpec, results_dir: Path) -> tuple[Any, RunSpec]:
     check_run_numbers(spec)
     check_creatable(Path(results_dir))
     task = get_task(spec.task)
+    task.check_options(spec)
     method_for(spec.method, spec.option_dict)  # the method, and its HaS options, checked
     resolved = task.resolve(spec)
     if spec.synthetic and spec.data_root is None:

@@ -136,6 +136,7 @@ class ActionLocalizationTask(MMTask):
     models: tuple[str, ...] = tuple(model for model, _ in CONFIGS)
     methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has+random_erasing")
     scope: str = "mmaction"
+    task_options: frozenset[str] | None = None  # :meth:`options` checks them
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "thumos14-features": DatasetInfo(
@@ -151,6 +152,10 @@ class ActionLocalizationTask(MMTask):
         """Refused: the localizer trains on precomputed snippet features, with no backbone."""
         raise ValueError("action_localization does not start from pretrained weights: it trains "
                          "a small localizer on precomputed snippet features; drop --pretrained")
+
+    def check_options(self, spec: RunSpec) -> None:
+        """Unknown keys and bad values, before anything is generated (:meth:`options`)."""
+        self.options(spec)
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys rejected)."""

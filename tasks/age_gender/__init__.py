@@ -108,6 +108,8 @@ class AgeGenderTask(MMTask):
     framework: str = "mmpretrain"
     scope: str = "mmpretrain"
     registers: tuple[str, ...] = ("tasks._faces.mm",)
+    task_options: frozenset[str] | None = frozenset({
+        "image_px", "split_seed", "test_fraction", "age_target", "min_face_score"})
     pretrained_files: dict[str, str] = field(default_factory=lambda: {
         "resnet18": "resnet18-f37072fd.pth"})
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))

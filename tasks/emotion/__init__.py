@@ -109,6 +109,7 @@ class EmotionTask(MMTask):
     framework: str = "mmpretrain"
     scope: str = "mmpretrain"
     registers: tuple[str, ...] = ("tasks._faces.mm",)
+    task_options: frozenset[str] | None = frozenset({"num_folds", "fold_seed", "folds_to_run"})
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
     metric_names: dict[str, str] = field(default_factory=lambda: {"accuracy/top1": "accuracy"})
     metrics: dict[str, bool] = field(

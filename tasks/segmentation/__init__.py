@@ -96,6 +96,7 @@ class SegmentationTask(MMTask):
     name: str = "segmentation"
     framework: str = "mmseg"
     scope: str = "mmseg"
+    task_options: frozenset[str] | None = frozenset({"train_images", "eval_images"})
     #: open-mmlab's ResNetV1c (deep stem) ImageNet file, which mmseg's r50-d8 configs start from.
     pretrained_files: dict[str, str] = field(default_factory=lambda: {
         "fcn-r50-d8": "resnet50_v1c-2cccc1ad.pth", "deeplabv3-r50-d8": "resnet50_v1c-2cccc1ad.pth"})

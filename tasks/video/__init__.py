@@ -74,6 +74,7 @@ class VideoTask(MMTask):
     pretrained_files: dict[str, str] = field(default_factory=lambda: {
         "i3d-r50": "resnet50-0676ba61.pth", "slowonly-r50": "resnet50-0676ba61.pth"})
     scope: str = "mmaction"
+    task_options: frozenset[str] | None = None  # :meth:`options` checks them
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
     metric_names: dict[str, str] = field(default_factory=lambda: {"acc/top1": "top1"})
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
@@ -89,6 +90,10 @@ class VideoTask(MMTask):
                     "mmaction2) as train_list.txt / val_list.txt relative to the root.",
             default_model="i3d-r50", default_epochs=100),
     })
+
+    def check_options(self, spec: RunSpec) -> None:
+        """Unknown keys and bad values, before anything is generated (:meth:`options`)."""
+        self.options(spec)
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys and bad values rejected)."""

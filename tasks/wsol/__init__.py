@@ -134,6 +134,7 @@ class WSOLTask(MMTask):
     methods: tuple[str, ...] = (*IMAGE_METHODS, "full-image")
     scope: str = "mmpretrain"
     registers: tuple[str, ...] = ("tasks.wsol.mm",)
+    task_options: frozenset[str] | None = frozenset({"eval_batch_size", "val_interval"})
     #: torchvision model-zoo files (``vgg16-gap`` has BatchNorm here, so its vgg16_bn).
     pretrained_files: dict[str, str] = field(default_factory=lambda: {
         "resnet50": "resnet50-0676ba61.pth", "vgg16-gap": "vgg16_bn-6c64b313.pth",

@@ -167,3 +167,16 @@ def test_a_results_dir_that_cannot_be_created_exits_2(capsys, tmp_path):
                      "--epochs", "1", "--results", str(blocker / "res"))
     assert code == 2 and "cannot be created" in out.err and "--results" in out.err, out.err
     assert blocker.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("task, dataset", [
+    ("classification", "cifar10"), ("wsol", "tiny-imagenet"), ("segmentation", "camvid"),
+    ("emotion", "ckplus48"), ("age_gender", "utkface"), ("video", "clips"),
+    ("action_localization", "thumos14-features"),
+])
+def test_unknown_options_exit_2_listing_the_valid_ones(capsys, tmp_path, task, dataset):
+    results = tmp_path / "res"
+    code, out = _run(capsys, "run", task, "--dataset", dataset, "--synthetic",
+                     "--option", "nosuchkey=1", "--results", str(results))
+    assert code == 2 and "nosuchkey" in out.err and "batch_size" in out.err, out.err
+    assert not (results / "records").exists() and not (results / "data").exists()
