@@ -78,8 +78,6 @@ def test_bad_weights_exit_2_before_anything_is_written(capsys, tmp_path, tiny_ci
 
 
 def test_a_run_starts_from_the_file_and_records_it(tmp_path, tiny_cifar10):
-    from mmengine.runner import load_checkpoint  # noqa: F401  (mmengine installed)
-
     from benchmark.engine.mmrun import latest_checkpoint
     from benchmark.engine.runner import run_one
 
