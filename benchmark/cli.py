@@ -40,6 +40,16 @@ def _parser() -> argparse.ArgumentParser:
                           "default ~/.cache/torch/hub/checkpoints); part of the run id by its "
                           "sha256")
     run.add_argument("--work-dir", help="parent of the run's work dir (default RESULTS/work)")
+    execution = run.add_argument_group("execution (how the run is watched; not in the run id)")
+    execution.add_argument("--vis-backend", choices=["local", "tensorboard", "wandb", "mlflow"],
+                           help="also write the training curves to this dashboard backend "
+                                "(mmengine's; re-ID: torchreid's TensorBoard writer)")
+    execution.add_argument("--progress", choices=["auto", "bar", "lines", "off"],
+                           help="console progress: a live line (bar, default on a terminal), "
+                                "about ten lines per epoch (lines, default otherwise), or only "
+                                "the per-epoch summaries (off)")
+    execution.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                           help="level of the work dir's log (default INFO)")
     run.add_argument("--results", default=DEFAULT_RESULTS)
     has = run.add_argument_group("HaS arguments (methods that hide; part of the run id)")
     has.add_argument("--has-grid-sizes", metavar="PX,PX,...",
@@ -177,6 +187,13 @@ def _has_options(args: argparse.Namespace) -> dict:
     return options
 
 
+def _execution_options(args: argparse.Namespace) -> dict:
+    """``--vis-backend``, ``--progress``, ``--log-level`` as spec options (not in the run id)."""
+    given = {"vis_backend": args.vis_backend, "progress": args.progress,
+             "log_level": args.log_level}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one spec and print its metrics."""
     from benchmark.engine.runner import run_one
@@ -187,7 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         model=args.model, seed=args.seed, epochs=args.epochs, device=args.device,
         options=_parse_options(args.option), synthetic=args.synthetic,
     )
-    spec = spec.with_options(**_has_options(args))
+    spec = spec.with_options(**_has_options(args), **_execution_options(args))
     if args.pretrained:
         spec = spec.with_options(pretrained=args.pretrained)
     record = run_one(spec, args.results, work_root=args.work_dir)

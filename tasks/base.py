@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.engine.paths import REPO_ROOT, data_dir
-from benchmark.engine.spec import PRETRAINED_OPTION, RunSpec, TaskOutput
+from benchmark.engine.spec import EXECUTION_OPTIONS, PRETRAINED_OPTION, RunSpec, TaskOutput
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class Task(ABC):
 
 #: Run options every OpenMMLab task takes: ``benchmark.engine.mmrun.apply_spec``'s, the
 #: method's HaS arguments, the pretrained weights.
-MM_OPTIONS = frozenset({"batch_size", "num_workers", "launcher", "log_level", "lr",
+MM_OPTIONS = EXECUTION_OPTIONS | frozenset({"batch_size", "lr",
                         PRETRAINED_OPTION, f"{PRETRAINED_OPTION}_sha256",
                         "has_grid_sizes_px", "has_hide_prob", "has_placement"})
 

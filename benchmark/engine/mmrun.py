@@ -11,15 +11,17 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import logging
 import math
 import os
-import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmark.engine import compat
+from benchmark.engine.progress import ConsoleNoiseFilter, ProgressLine
 from benchmark.engine.spec import RunSpec
 
 
@@ -60,11 +62,12 @@ def read_history(work_dir: Path) -> list[dict[str, Any]]:
     return [rows[e] for e in sorted(rows)]
 
 
-def _history_hook(work_dir: Path, total_epochs: int, label: str) -> Any:
-    """A hook: per-epoch validation rows, progress lines, and a stop on a NaN/inf loss.
+def _history_hook(work_dir: Path, progress: Any) -> Any:
+    """A hook: per-epoch validation rows, the console progress line, a stop on a NaN/inf loss.
 
     Rows are appended to ``history.jsonl`` in the work dir, so a resumed run keeps the epochs
-    trained before the interruption.
+    trained before the interruption. ``progress`` is a
+    :class:`benchmark.engine.progress.ProgressLine`.
     """
     from mmengine.hooks import Hook
 
@@ -80,23 +83,26 @@ def _history_hook(work_dir: Path, total_epochs: int, label: str) -> Any:
 
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
             loss = (outputs or {}).get("loss")
-            if loss is None:
-                return
-            value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
-            if not math.isfinite(value):
-                raise NonFiniteLossError(
-                    f"training loss became {value} at epoch {runner.epoch + 1}, "
-                    f"iteration {runner.iter + 1}; lower the learning rate or check the data"
-                )
+            value = None
+            if loss is not None:
+                value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
+                if not math.isfinite(value):
+                    raise NonFiniteLossError(
+                        f"training loss became {value} at epoch {runner.epoch + 1}, "
+                        f"iteration {runner.iter + 1}; lower the learning rate or check the data"
+                    )
+            progress.iteration(runner.epoch + 1, batch_idx + 1, len(runner.train_dataloader),
+                               runner.iter + 1, value)
 
         def after_val_epoch(self, runner, metrics=None):
             row = {"epoch": runner.epoch}
             row.update({k: float(v) for k, v in (metrics or {}).items() if _is_number(v)})
             with open(Path(work_dir) / HISTORY_FILE, "a") as f:
                 f.write(json.dumps(row) + "\n")
-            shown = ", ".join(f"{k}={v:.2f}" for k, v in row.items() if k != "epoch")
-            print(f"[hasbench] {label} epoch {runner.epoch}/{total_epochs}: {shown}",
-                  file=sys.stderr, flush=True)
+            progress.epoch_summary(runner.epoch, {k: v for k, v in row.items() if k != "epoch"})
+
+        def after_train(self, runner):
+            progress.close()
 
     return _Progress()
 
@@ -194,6 +200,40 @@ def scale_epoch_schedule(cfg: Any, epochs: int) -> None:
                 sched[key] = max(0 if key == "begin" else 1, round(sched[key] * ratio))
 
 
+#: Training iterations between two lines of mmengine's log (the ``LoggerHook`` interval).
+LOG_INTERVAL_ITERS = 10
+
+#: ``vis_backend`` option -> (mmengine backend type, the package it needs).
+VIS_BACKENDS = {
+    "local": ("LocalVisBackend", None),
+    "tensorboard": ("TensorboardVisBackend", "tensorboard"),
+    "wandb": ("WandbVisBackend", "wandb"),
+    "mlflow": ("MLflowVisBackend", "mlflow"),
+}
+
+
+def check_vis_backend(name: str) -> None:
+    """Raise ``ValueError`` when ``name`` is unknown or its package is not installed."""
+    import importlib.util
+
+    if name not in VIS_BACKENDS:
+        raise ValueError(f"unknown visualizer backend {name!r}; use one of "
+                         f"{', '.join(VIS_BACKENDS)} (--vis-backend)")
+    package = VIS_BACKENDS[name][1]
+    if package and importlib.util.find_spec(package) is None:
+        raise ValueError(f"--vis-backend {name} needs the {package!r} package, which is not "
+                         f"installed; `.venv/bin/pip install {package}` or pick another backend")
+
+
+def vis_backends(name: str) -> list[dict[str, Any]]:
+    """The mmengine visualizer backends for ``name``: the local one, plus ``name``'s own."""
+    check_vis_backend(name)
+    backends = [dict(type="LocalVisBackend")]
+    if name != "local":
+        backends.append(dict(type=VIS_BACKENDS[name][0]))
+    return backends
+
+
 def apply_spec(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> Any:
     """Return a copy of ``cfg`` set up for ``spec`` (see module docstring)."""
     cfg = copy.deepcopy(cfg)
@@ -204,15 +244,16 @@ def apply_spec(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> Any:
     # preprocessor draws its masks per rank itself.
     cfg.randomness = dict(seed=spec.seed, deterministic=False, diff_rank_seed=False)
     cfg.launcher = spec.option_dict.get("launcher", "none")
-    cfg.log_level = spec.option_dict.get("log_level", "ERROR")
+    cfg.log_level = spec.option_dict.get("log_level", "INFO")
     if cfg.train_cfg.get("by_epoch", True) and "max_epochs" in cfg.train_cfg:
         scale_epoch_schedule(cfg, spec.epochs)
         cfg.train_cfg.max_epochs = spec.epochs
     hooks = cfg.setdefault("default_hooks", {})
     hooks["checkpoint"] = dict(type="CheckpointHook", interval=1, max_keep_ckpts=1, save_last=True)
-    hooks["logger"] = dict(type="LoggerHook", interval=50)
+    hooks["logger"] = dict(type="LoggerHook", interval=LOG_INTERVAL_ITERS)
     hooks.pop("visualization", None)
-    cfg.visualizer = dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")])
+    cfg.visualizer = dict(type="Visualizer", vis_backends=vis_backends(
+        spec.option_dict.get("vis_backend", "local")))
     cfg.resume = True  # resumes from work_dir's latest checkpoint; none -> trains from scratch
     cfg.load_from = None
     if "lr" in spec.option_dict:
@@ -226,6 +267,57 @@ def apply_spec(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> Any:
             if "batch_size" in spec.option_dict and name == "train_dataloader":
                 loader["batch_size"] = int(spec.option_dict["batch_size"])
     return cfg
+
+
+def quiet_console(logger: Any) -> None:
+    """Keep ``logger``'s console handlers at WARNING and free of :data:`progress.NOISE`.
+
+    The file handlers keep the logger's own level (INFO by default), so the work dir's log
+    holds everything, as ``tools/train.py`` users know it.
+    """
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler):
+            handler.setLevel(max(handler.level, logging.WARNING))
+            handler.addFilter(ConsoleNoiseFilter())
+
+
+def _console_runner_class(runner_class: Any) -> Any:
+    """``runner_class`` whose logger is quiet on the console from its first line on."""
+
+    class ConsoleRunner(runner_class):
+        def build_logger(self, *args: Any, **kwargs: Any) -> Any:
+            logger = super().build_logger(*args, **kwargs)
+            quiet_console(logger)
+            return logger
+
+    return ConsoleRunner
+
+
+class _LogStream:
+    """A text stream that sends each printed line to ``logger`` at INFO (the log file)."""
+
+    def __init__(self, logger: Any):
+        self.logger = logger
+
+    def write(self, text: str) -> int:
+        """Log each non-empty line of ``text``."""
+        for line in text.splitlines():
+            if line.strip():
+                self.logger.info(line)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+
+def _warning_to_log(logger: Any) -> Any:
+    """A ``warnings.showwarning`` sending warnings through ``logger`` (log, console minus noise)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        logger.warning(f"{category.__name__}: {message} ({filename}:{lineno})")
+
+    return show
 
 
 @contextlib.contextmanager
@@ -271,14 +363,18 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str, pretrained: s
 
     cfg = apply_spec(cfg, spec, work_dir, scope=scope)
     os.makedirs(work_dir, exist_ok=True)
-    with _device(spec.device):
-        runner = Runner.from_cfg(cfg)
-        runner.register_hook(_history_hook(work_dir, spec.epochs, spec.label), priority="LOW")
+    progress = ProgressLine(spec.label, spec.epochs, spec.option_dict.get("progress", "auto"))
+    with _device(spec.device), warnings.catch_warnings():
+        runner = _console_runner_class(Runner).from_cfg(cfg)
+        warnings.showwarning = _warning_to_log(runner.logger)
+        runner.register_hook(_history_hook(work_dir, progress), priority="LOW")
         if pretrained:
             runner.register_hook(_pretrained_hook(pretrained, tuple(new_layer_prefixes)),
                                  priority="VERY_HIGH")
-        runner.train()
-        metrics = runner.test()
+        # mmengine prints some notes with print() (no logger): they go to the log file only.
+        with contextlib.redirect_stdout(_LogStream(runner.logger)):
+            runner.train()
+            metrics = runner.test()
     return MMRunResult(
         metrics={k: float(v) for k, v in metrics.items() if _is_number(v)},
         history=read_history(work_dir),

@@ -102,6 +102,7 @@ def prepare(spec: RunSpec, results_dir: Path) -> tuple[Any, RunSpec]:
     check_run_numbers(spec)
     check_creatable(Path(results_dir))
     task = get_task(spec.task)
+    check_execution_options(spec, task.framework)
     task.check_options(spec)
     method_for(spec.method, spec.option_dict)  # the method, and its HaS options, checked
     resolved = task.resolve(spec)
@@ -131,6 +132,31 @@ def check_run_numbers(spec: RunSpec) -> None:
             0 <= spec.seed < SEED_LIMIT):
         raise ValueError(f"--seed must be a whole number in [0, 2**32), got {spec.seed!r} "
                          "(numpy, torch and Python's random all take such seeds)")
+
+
+#: Levels the ``log_level`` option takes (of the work dir's log; the console stays quiet).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_execution_options(spec: RunSpec, framework: str) -> None:
+    """Raise ``ValueError`` for a bad execution option (``spec.EXECUTION_OPTIONS``)."""
+    from benchmark.engine.mmrun import check_vis_backend
+    from benchmark.engine.progress import check_progress
+
+    options = spec.option_dict
+    if "log_level" in options and str(options["log_level"]) not in LOG_LEVELS:
+        raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}, got "
+                         f"{options['log_level']!r} (--log-level)")
+    if "progress" in options:
+        check_progress(str(options["progress"]))
+    backend = str(options.get("vis_backend", "local"))
+    check_vis_backend(backend)
+    if framework == "torchreid" and backend not in ("local", "tensorboard"):
+        raise ValueError(f"--vis-backend {backend} is for the OpenMMLab tasks; re-ID runs write "
+                         "torchreid's own TensorBoard events (--vis-backend tensorboard)")
+    workers = options.get("num_workers", 0)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"num_workers must be a whole number >= 0, got {workers!r}")
 
 
 def ensure_synthetic(info: Any, root: Path, seed: int) -> None:

@@ -8,10 +8,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Options that say how a run is executed, not what it computes (``launcher``: mmengine's
-#: distributed launcher, set by the slurm executor for multi-GPU jobs). They are left out of
-#: the run id, so a run keeps its id and record whichever executor runs it.
-EXECUTION_OPTIONS = frozenset({"launcher"})
+#: Options that say how a run is executed, not what it computes. They are left out of the run
+#: id, so a run keeps its id and record whichever executor runs it and however it is watched:
+#: ``launcher`` (mmengine's distributed launcher, set by the slurm executor for multi-GPU
+#: jobs), ``log_level`` (of the work dir's log), ``num_workers`` (data-loader processes),
+#: ``vis_backend`` (``--vis-backend``), ``progress`` (``--progress``).
+EXECUTION_OPTIONS = frozenset({"launcher", "log_level", "num_workers", "vis_backend",
+                               "progress"})
 #: The option naming a local pretrained-weights file (``--pretrained``); the run id holds the
 #: file's content (``pretrained_sha256``, which :meth:`Task.resolve` adds), not its location.
 PRETRAINED_OPTION = "pretrained"

@@ -40,7 +40,7 @@ from typing import Any
 
 from benchmark.engine import mmrun
 from benchmark.engine.mmrun import torch_threads
-from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.engine.spec import EXECUTION_OPTIONS, RunSpec, TaskOutput
 from benchmark.methods import insert_stages, method_for
 from tasks.action_localization.figures import plot_tcam_figure, plot_tcams
 from tasks.base import DatasetInfo, MMTask, loader_datasets, require_paths
@@ -159,7 +159,7 @@ class ActionLocalizationTask(MMTask):
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys rejected)."""
-        passthrough = {"batch_size", "num_workers", "launcher", "log_level", "has_hide_prob",
+        passthrough = {"batch_size", *EXECUTION_OPTIONS, "has_hide_prob",
                        "has_placement"}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
         placement = spec.option_dict.get("has_placement", "pipeline")

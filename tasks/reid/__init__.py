@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.engine.paths import REPO_ROOT
-from benchmark.engine.spec import PRETRAINED_OPTION, RunSpec, TaskOutput
+from benchmark.engine.spec import EXECUTION_OPTIONS, PRETRAINED_OPTION, RunSpec, TaskOutput
 from benchmark.methods import HAS_OPTIONS, method_for, scale_grid_sizes
 from tasks.base import IMAGE_METHODS, DatasetInfo, Task
 from tasks.reid.data import LAYOUTS, register_offline_datasets
@@ -123,8 +123,11 @@ class ReidTask(Task):
     def build_config(self, spec: RunSpec) -> dict[str, Any]:
         """The run's settings: the model's YAML, the options, and ``spec.epochs``."""
         config_options = {k: v for k, v in spec.option_dict.items()
-                          if k not in HAS_OPTIONS and not k.startswith(PRETRAINED_OPTION)}
+                          if k not in HAS_OPTIONS and k not in EXECUTION_OPTIONS
+                          and not k.startswith(PRETRAINED_OPTION)}
         cfg = apply_options(load_config(CONFIG_DIR / MODEL_CONFIGS[spec.model]), config_options)
+        if "num_workers" in spec.option_dict:  # an execution option: not in the run id
+            cfg["data"]["workers"] = int(spec.option_dict["num_workers"])
         if spec.epochs is not None:
             cfg["train"]["max_epoch"] = int(spec.epochs)
         return cfg

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.engine.progress import ProgressLine
 from benchmark.engine.spec import PRETRAINED_OPTION, RunSpec
 
 #: The CMC ranks reported (metric ``rank{k}``) unless the config's ``test.ranks`` says others.
@@ -162,7 +163,18 @@ def run_torchreid(cfg: dict[str, Any], spec: RunSpec, work_dir: Path, datamanage
     engine = _recording_engine_class()(
         datamanager, model, optimizer, scheduler=scheduler, use_gpu=use_gpu,
         label_smooth=bool(cfg["loss"]["softmax"]["label_smooth"]))
-    history, checkpoint = _train(engine, cfg, spec, Path(work_dir), source)
+    engine.progress = ProgressLine(spec.label, int(cfg["train"]["max_epoch"]),
+                                   spec.option_dict.get("progress", "auto"))
+    if spec.option_dict.get("vis_backend", "local") == "tensorboard":
+        from torch.utils.tensorboard import SummaryWriter
+
+        engine.writer = SummaryWriter(log_dir=str(Path(work_dir) / "tensorboard"))
+    try:
+        history, checkpoint = _train(engine, cfg, spec, Path(work_dir), source)
+    finally:
+        engine.progress.close()
+        if engine.writer is not None:
+            engine.writer.close()
     metrics = evaluate(model, datamanager, source, spec.device, cfg["test"])
     if history:
         history[-1].update(metrics)
@@ -174,9 +186,15 @@ def _recording_engine_class():
     torchreid = import_torchreid()
 
     class RecordingSoftmaxEngine(torchreid.engine.ImageSoftmaxEngine):
+        progress = None  # a ProgressLine, set by run_torchreid
+
         def forward_backward(self, data):
             summary = super().forward_backward(data)
             self.epoch_summaries.append(summary)
+            if self.progress is not None:
+                self.progress.iteration(self.epoch + 1, self.batch_idx + 1, self.num_batches,
+                                        self.epoch * self.num_batches + self.batch_idx + 1,
+                                        float(summary["loss"]))
             return summary
 
     return RecordingSoftmaxEngine
@@ -253,6 +271,7 @@ def _train(engine, cfg: dict[str, Any], spec: RunSpec, work_dir: Path, source: s
                 row.update(evaluate(engine.model, engine.datamanager, source, spec.device,
                                     cfg["test"]))
         history.append(row)
+        engine.progress.epoch_summary(epoch + 1, {k: v for k, v in row.items() if k != "epoch"})
         engine.save_model(epoch, row.get("rank1", 0.0) / 100.0, str(ckpt_root))
         for old in (ckpt_root / "model").glob("model.pth.tar-*"):
             if old.name != f"model.pth.tar-{epoch + 1}":

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.engine import mmrun
-from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.engine.spec import EXECUTION_OPTIONS, RunSpec, TaskOutput
 from benchmark.methods import (
     HAS_FILL_NOTE,
     HAS_OPTIONS,
@@ -100,7 +100,7 @@ class VideoTask(MMTask):
         if "has_mode" in spec.option_dict:
             raise ValueError("option has_mode is gone: use --method has-frames to hide whole "
                              "frames, --method has for one grid mask per clip")
-        passthrough = {"batch_size", "num_workers", "launcher", "log_level", "pretrained",
+        passthrough = {"batch_size", *EXECUTION_OPTIONS, "pretrained",
                        "pretrained_sha256", *HAS_OPTIONS}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
         if unknown:
