@@ -48,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
                            help="console progress: a live line (bar, default on a terminal), "
                                 "about ten lines per epoch (lines, default otherwise), or only "
                                 "the per-epoch summaries (off)")
+    execution.add_argument("--threads", type=int, default=1, metavar="N",
+                           help="torch CPU threads for the run (default 1, as `make` runs; "
+                                "another count sums floats in another order, so results "
+                                "differ slightly); recorded in the record")
     execution.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                            help="level of the work dir's log (default INFO)")
     run.add_argument("--results", default=DEFAULT_RESULTS)
@@ -67,7 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     suite.add_argument("--results", help="results dir (default: the suite's own)")
     suite.add_argument("--only", help="filter, e.g. task=wsol,method=has")
     suite.add_argument("--dry-run", action="store_true", help="print the grid, run nothing")
-    suite.add_argument("--retry-failed", action="store_true")
+    suite.add_argument("--retry-failed", action="store_true", help="same as --rerun failed")
+    suite.add_argument("--rerun", choices=["stale", "failed", "all"],
+                       help="also run recorded runs again: stale ones (the current code builds "
+                            "another config), failed ones, or all (with --only); the previous "
+                            "record is kept as records/<id>.prev.json, its work dir as "
+                            "work/<id>.prev")
     suite.add_argument("--allow-scratch", action="store_true",
                        help="run rows whose pretrained weights are missing from random init "
                             "(recorded as such) instead of refusing them")
@@ -104,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="done / running / failed / missing per task and method")
     status.add_argument("suite", nargs="?", default="demo")
     status.add_argument("--results")
+    status.add_argument("--no-stale", action="store_true",
+                        help="skip building each run's config to detect stale records")
     return parser
 
 
@@ -188,9 +199,9 @@ def _has_options(args: argparse.Namespace) -> dict:
 
 
 def _execution_options(args: argparse.Namespace) -> dict:
-    """``--vis-backend``, ``--progress``, ``--log-level`` as spec options (not in the run id)."""
+    """The execution flags as spec options (never part of the run id)."""
     given = {"vis_backend": args.vis_backend, "progress": args.progress,
-             "log_level": args.log_level}
+             "log_level": args.log_level, "threads": args.threads}
     return {key: value for key, value in given.items() if value is not None}
 
 
@@ -222,12 +233,15 @@ def cmd_suite(args: argparse.Namespace) -> int:
     runs = suites.select(suite.runs, suites.parse_only(args.only))
     if args.allow_scratch:
         runs = _scratch_where_weights_missing(runs)
-    states = {id(r): suites.run_state(suite.results_dir, r.spec) for r in runs}
-    pending = [r for r in runs if states[id(r)] == "missing"
-               or (states[id(r)] == "failed" and args.retry_failed)]
+    rerun = args.rerun or ("failed" if args.retry_failed else None)
+    states = {id(r): suites.run_state(suite.results_dir, r.spec, check_stale=rerun == "stale")
+              for r in runs}
+    again = {"stale": {"stale"}, "failed": {"failed"}, "all": {"done", "failed"}}.get(rerun, set())
+    pending = [r for r in runs if states[id(r)] == "missing" or states[id(r)] in again]
     if args.dry_run:
         return _print_grid(suite, runs, states)
     _validate_all(pending, suite.results_dir)
+    _set_aside_reruns([r for r in pending if states[id(r)] != "missing"], suite.results_dir)
     print(f"[hasbench] suite {suite.name}: {len(runs)} runs, {len(runs) - len(pending)} "
           f"already recorded, {len(pending)} to run -> {suite.results_dir}", file=sys.stderr)
     if args.executor == "slurm":
@@ -242,6 +256,18 @@ def cmd_suite(args: argparse.Namespace) -> int:
     _explain_baseline_vs_has(suite)
     _write_outputs(suite.results_dir, args.name)
     return 1 if any(status not in ("ok", "submitted") for _, status, _ in outcomes) else 0
+
+
+def _set_aside_reruns(runs: list, results_dir: Path) -> None:
+    """Keep each rerun's previous record and work dir beside it (``records.set_aside``)."""
+    from benchmark.engine.records import set_aside
+    from tasks import get_task
+
+    for run in runs:
+        run_id = get_task(run.spec.task).resolve(run.spec).run_id()
+        previous = set_aside(results_dir, run_id)
+        print(f"[hasbench] rerun {run.spec.label}: previous record kept as {previous}",
+              file=sys.stderr)
 
 
 def _explain_baseline_vs_has(suite) -> None:
@@ -439,12 +465,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     suite = suites.load_suite(args.suite, args.results)
     counts: Counter = Counter()
     for run in suite.runs:
-        counts[(run.spec.task, run.spec.method, suites.run_state(suite.results_dir, run.spec))] += 1
+        state = suites.run_state(suite.results_dir, run.spec, check_stale=not args.no_stale)
+        counts[(run.spec.task, run.spec.method, state)] += 1
     print(f"suite {suite.name} ({suite.results_dir})")
-    print(f"  {'task':20s} {'method':20s} done running failed missing")
+    print(f"  {'task':20s} {'method':20s} done stale running failed missing")
     for task, method in sorted({(t, m) for t, m, _ in counts}):
-        row = [counts[(task, method, s)] for s in ("done", "running", "failed", "missing")]
-        print(f"  {task:20s} {method:20s} {row[0]:4d} {row[1]:7d} {row[2]:6d} {row[3]:7d}")
+        row = [counts[(task, method, s)] for s in ("done", "stale", "running", "failed",
+                                                   "missing")]
+        print(f"  {task:20s} {method:20s} {row[0]:4d} {row[1]:5d} {row[2]:7d} {row[3]:6d} "
+              f"{row[4]:7d}")
+    if any(state == "stale" for _, _, state in counts):
+        print(f"stale: the current code builds another config; rerun them with "
+              f"`hasbench suite {suite.name} --rerun stale`")
     return 0
 
 

@@ -155,6 +155,29 @@ class Task(ABC):
         """Reject unknown option keys before anything is generated or built (none here)."""
         return None
 
+    def config_fingerprint(self, spec: RunSpec) -> str | None:
+        """A hash of what the current code builds for a resolved spec (``build_config``).
+
+        The data root and the checkout's location are masked out (neither is part of the run
+        id). None for a task
+        without ``build_config``.
+        """
+        import hashlib
+        import json
+
+        build = getattr(self, "build_config", None)
+        if build is None:
+            return None
+        built = build(spec)
+        cfg, params = built if isinstance(built, tuple) else (built, None)
+        plain = cfg.to_dict() if hasattr(cfg, "to_dict") else cfg
+        text = json.dumps({"config": plain, "method_params": params}, sort_keys=True,
+                          default=str)
+        if spec.data_root:
+            text = text.replace(str(spec.data_root), "<data_root>")
+        text = text.replace(str(REPO_ROOT), "<repo>")  # a moved checkout builds the same
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
     # ----------------------------------------------------------------- pretrained weights
     def weights_file(self, spec: RunSpec) -> Path:
         """The spec's ``pretrained`` file; ValueError naming it and the file the model expects."""

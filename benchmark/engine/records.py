@@ -158,11 +158,40 @@ def read_records(results_dir: str | Path) -> list[Record]:
     folder = Path(results_dir) / RECORDS_SUBDIR
     records = []
     for path in sorted(folder.glob("*.json")):
+        if path.name.endswith(PREVIOUS_SUFFIX):  # a rerun's predecessor, not a result
+            continue
         try:
             records.append(read_record(path))
         except (OSError, ValueError, TypeError) as err:
             warnings.warn(f"skipping unreadable record {path}: {err}", stacklevel=2)
     return records
+
+
+#: Suffix of a record set aside by a rerun (``records/<run_id>.prev.json``).
+PREVIOUS_SUFFIX = ".prev.json"
+
+
+def set_aside(results_dir: str | Path, run_id: str) -> Path | None:
+    """Keep a run's record and work dir as its predecessor before the run is rerun.
+
+    ``records/<id>.json`` becomes ``records/<id>.prev.json`` and ``work/<id>/`` becomes
+    ``work/<id>.prev/`` (replacing an older predecessor), so the rerun starts fresh (no stale
+    checkpoint is resumed) and tables never mix both. Returns the predecessor record's path,
+    or None when the run had no record.
+    """
+    import shutil
+
+    current = record_path(results_dir, run_id)
+    work = Path(results_dir) / "work" / run_id
+    if work.is_dir():
+        previous_work = work.with_name(f"{run_id}.prev")
+        shutil.rmtree(previous_work, ignore_errors=True)
+        os.replace(work, previous_work)
+    if not current.exists():
+        return None
+    previous = current.with_name(f"{run_id}{PREVIOUS_SUFFIX}")
+    os.replace(current, previous)
+    return previous
 
 
 def find_record(results_dir: str | Path, run_id: str) -> Record | None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.engine import records
+from benchmark.engine.mmrun import torch_threads
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import PRETRAINED_OPTION, RunSpec, TaskOutput
 
@@ -72,6 +73,46 @@ def config_hash(spec: RunSpec) -> str:
     for key in ("seed", "data_root"):
         fields.pop(key)
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def built_config_hash(task: Any, spec: RunSpec) -> str | None:
+    """Hash of the config the current code builds for ``spec`` (None: it cannot be built).
+
+    Unlike :func:`config_hash` (the spec), this changes when the code changes what a spec
+    trains (a default, a pipeline stage, a schedule): ``hasbench status`` then calls the
+    run ``stale``.
+    """
+    try:
+        return task.config_fingerprint(spec)
+    except Exception:  # a config that cannot be built here (data absent): no fingerprint
+        return None
+
+
+def cpu_state(threads: Any = None) -> dict[str, Any]:
+    """What reproducing a CPU number takes: thread counts, the CPU model, torch's CPU kernels.
+
+    Another thread count or CPU sums floats in another order, which changes results at the
+    suite's small scales.
+    """
+    import torch
+
+    return {
+        "torch_threads": int(threads) if threads else torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "cpu_model": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def seed_everything(seed: int) -> None:
@@ -154,6 +195,9 @@ def check_execution_options(spec: RunSpec, framework: str) -> None:
     if framework == "torchreid" and backend not in ("local", "tensorboard"):
         raise ValueError(f"--vis-backend {backend} is for the OpenMMLab tasks; re-ID runs write "
                          "torchreid's own TensorBoard events (--vis-backend tensorboard)")
+    threads = options.get("threads", 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a whole number >= 1, got {threads!r} (--threads)")
     workers = options.get("num_workers", 0)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ValueError(f"num_workers must be a whole number >= 0, got {workers!r}")
@@ -241,6 +285,8 @@ def run_one(
         "epochs": resolved.epochs, "data_root": resolved.data_root,
         "options": dict(resolved.options), "work_dir": str(work_dir),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "built_config_hash": built_config_hash(task, resolved),
+        **cpu_state(resolved.option_dict.get("threads")),
     }
     start = time.time()
     provenance["start_time"] = _iso(start)
@@ -251,7 +297,8 @@ def run_one(
     output: TaskOutput | None = None
     error: BaseException | None = None
     try:
-        output = task.run(resolved, work_dir)
+        with torch_threads(resolved.option_dict.get("threads")):
+            output = task.run(resolved, work_dir)
     except Exception as err:  # recorded, then optionally re-raised
         error = err
         reason = f"{type(err).__name__}: {err}"

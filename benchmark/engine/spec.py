@@ -12,9 +12,10 @@ from typing import Any
 #: id, so a run keeps its id and record whichever executor runs it and however it is watched:
 #: ``launcher`` (mmengine's distributed launcher, set by the slurm executor for multi-GPU
 #: jobs), ``log_level`` (of the work dir's log), ``num_workers`` (data-loader processes),
-#: ``vis_backend`` (``--vis-backend``), ``progress`` (``--progress``).
+#: ``vis_backend`` (``--vis-backend``), ``progress`` (``--progress``), ``threads`` (torch
+#: CPU threads, ``--threads``; recorded in the record's provenance).
 EXECUTION_OPTIONS = frozenset({"launcher", "log_level", "num_workers", "vis_backend",
-                               "progress"})
+                               "progress", "threads"})
 #: The option naming a local pretrained-weights file (``--pretrained``); the run id holds the
 #: file's content (``pretrained_sha256``, which :meth:`Task.resolve` adds), not its location.
 PRETRAINED_OPTION = "pretrained"

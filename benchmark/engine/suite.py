@@ -162,17 +162,31 @@ def select(runs: list[SuiteRun], filters: dict[str, set[str]]) -> list[SuiteRun]
     return [r for r in runs if keep(r)]
 
 
-def run_state(results_dir: Path, spec: RunSpec) -> str:
-    """``done``, ``failed``, ``running`` or ``missing`` for a spec (by its record).
+def run_state(results_dir: Path, spec: RunSpec, *, check_stale: bool = False) -> str:
+    """``done``, ``stale``, ``failed``, ``running`` or ``missing`` for a spec (by its record).
 
-    The run id of a spec whose defaults are not resolved yet is computed after resolution, so
-    suites should name dataset/model explicitly; unresolved specs are resolved here.
+    ``stale`` (only with ``check_stale``, which builds the run's config): the record is ok but
+    its ``built_config_hash`` differs from what the current code builds for the spec (a
+    record without one is never stale). The run id of a spec whose defaults are not resolved
+    yet is computed after resolution, so suites should name dataset/model explicitly;
+    unresolved specs are resolved here.
     """
     from tasks import get_task
 
-    run_id = get_task(spec.task).resolve(spec).run_id()
+    task = get_task(spec.task)
+    resolved = task.resolve(spec)
+    run_id = resolved.run_id()
     record = records.find_record(results_dir, run_id)
     if record is not None:
-        return "done" if record.ok else "failed"
+        if not record.ok:
+            return "failed"
+        recorded = record.provenance.get("built_config_hash")
+        if check_stale and recorded:
+            from benchmark.engine.runner import built_config_hash
+
+            current = built_config_hash(task, resolved)
+            if current is not None and current != recorded:
+                return "stale"
+        return "done"
     marker = Path(results_dir) / "work" / run_id / "running.json"
     return "running" if marker.exists() else "missing"

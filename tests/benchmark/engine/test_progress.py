@@ -1,6 +1,7 @@
 """The console view of a run (progress line, noise filter) and the execution options."""
 
 import io
+import json
 import logging
 
 import pytest
@@ -120,6 +121,22 @@ def test_a_one_epoch_run_shows_progress_logs_at_info_and_writes_tensorboard(
     assert "Epoch(train) [1][10/15]" in log and "eta:" in log  # mmengine's own INFO lines
     assert "Did not find last_checkpoint to be resumed" in log  # noise goes to the log
     assert "loss" in _scalar_tags(work)
+    record = json.loads(next((results / "records").glob("*.json")).read_text())
+    assert record["provenance"]["torch_threads"] == 1  # `hasbench run` defaults to 1 thread
     assert work.name == RunSpec("classification", method="has", dataset="cifar10",
                                 model="resnet-tiny-cifar", epochs=1, synthetic=True,
                                 options=(("batch_size", 8),)).run_id()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--threads", "0"], "threads must be a whole number >= 1"),
+    (["--option", "num_workers=-1"], "num_workers must be a whole number >= 0"),
+    (["--option", "log_level=LOUD"], "log_level must be one of DEBUG, INFO"),
+    (["--option", "progress=fancy"], "progress must be one of auto, bar, lines, off"),
+])
+def test_bad_execution_options_exit_2_before_data_is_generated(capsys, tmp_path, argv, message):
+    from benchmark.cli import main
+
+    code = main(["run", "classification", "--synthetic", "--results", str(tmp_path / "r"), *argv])
+    assert code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "r" / "data").exists()

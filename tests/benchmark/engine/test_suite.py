@@ -99,7 +99,8 @@ def test_local_suite_skips_finished_retries_failed_and_counts_states(tiny_cifar1
     assert not records.find_record(results, failing_id).ok
     code, out = cli("status")
     row = next(line.split() for line in out.out.splitlines() if "classification" in line)
-    assert code == 0 and row[1:] == ["baseline", "1", "0", "1", "0"]  # done running failed missing
+    assert code == 0 and row[1:] == ["baseline", "1", "0", "0", "1", "0"]  # done stale running
+    # failed missing
     code, out = cli("suite", "--dry-run")
     assert _states_printed(out.out) == ["failed", "done"] and "pending: 1" in out.out
     stamps = {i: records.record_path(results, i).stat().st_mtime_ns for i in (ok_id, failing_id)}
@@ -110,3 +111,53 @@ def test_local_suite_skips_finished_retries_failed_and_counts_states(tiny_cifar1
     assert code == 1 and "1 already recorded, 1 to run" in out.err
     assert records.record_path(results, ok_id).stat().st_mtime_ns == stamps[ok_id]
     assert records.record_path(results, failing_id).stat().st_mtime_ns != stamps[failing_id]
+
+
+@pytest.mark.slow
+def test_a_code_change_marks_the_run_stale_and_rerun_keeps_the_previous_record(
+        tiny_cifar10, tmp_path, capsys, monkeypatch):
+    from benchmark.cli import main
+    from benchmark.engine import records
+    from benchmark.reporting.table import load_table
+    from tasks import get_task
+
+    entry = dict(task="classification", dataset="cifar10", synthetic=True,
+                 data_root=str(tiny_cifar10), model="resnet-tiny-cifar", methods=["baseline"],
+                 epochs=1, options={"batch_size": 16})
+    path = _write(tmp_path, [entry])
+    results = tmp_path / "res"
+
+    def cli(*argv):
+        code = main([*argv, str(path), "--results", str(results)])
+        return code, capsys.readouterr()
+
+    assert cli("suite")[0] == 0
+    run_id = get_task("classification").resolve(
+        suites.load_suite(str(path), results).runs[0].spec).run_id()
+    first = records.find_record(results, run_id)
+    assert first.provenance["built_config_hash"] and first.provenance["cpu_model"]
+    assert first.provenance["torch_threads"] >= 1 and first.provenance["cpu_capability"]
+    code, out = cli("status")
+    assert code == 0 and "stale" not in out.out.split("missing", 1)[1]
+
+    task_class = type(get_task("classification"))
+    build = task_class.build_config
+
+    def changed_code(self, spec):  # what a changed default in the code would do
+        cfg, params = build(self, spec)
+        cfg.optim_wrapper.optimizer.lr = 0.0123
+        return cfg, params
+
+    monkeypatch.setattr(task_class, "build_config", changed_code)
+    code, out = cli("status")
+    row = next(line.split() for line in out.out.splitlines() if "classification" in line)
+    assert row[1:] == ["baseline", "0", "1", "0", "0", "0"] and "--rerun stale" in out.out
+    assert cli("suite")[0] == 0 and records.find_record(results, run_id) == first  # skipped
+    code, out = cli("suite", "--rerun", "stale")
+    assert code == 0 and "previous record kept" in out.err
+    previous = results / "records" / f"{run_id}.prev.json"
+    assert records.read_record(previous).provenance == first.provenance
+    second = records.find_record(results, run_id)
+    assert second.provenance["built_config_hash"] != first.provenance["built_config_hash"]
+    assert (results / "work" / f"{run_id}.prev").is_dir()
+    assert len(load_table(results)) == len(first.metrics)  # one record's rows, never both
