@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     execution.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                            help="level of the work dir's log (default INFO)")
     run.add_argument("--results", default=DEFAULT_RESULTS)
+    run.add_argument("--amp", choices=["bfloat16", "float16"],
+                     help="mixed precision: train with autocast to this dtype (CPU: bfloat16 "
+                          "only); part of the run id")
     has = run.add_argument_group("HaS arguments (methods that hide; part of the run id)")
     has.add_argument("--has-grid-sizes", metavar="PX,PX,...",
                      help="cell sides in pixels at the 224-pixel reference, 0 = not hidden "
@@ -218,6 +221,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = spec.with_options(**_has_options(args), **_execution_options(args))
     if args.pretrained:
         spec = spec.with_options(pretrained=args.pretrained)
+    if args.amp:
+        spec = spec.with_options(amp=args.amp)
     record = run_one(spec, args.results, work_root=args.work_dir)
     print(json.dumps({"run_id": record.run_id, "status": record.status,
                       "metrics": record.metrics, "reason": record.reason}, indent=1))

@@ -209,7 +209,7 @@ class Task(ABC):
 
 #: Run options every OpenMMLab task takes: ``benchmark.engine.mmrun.apply_spec``'s, the
 #: method's HaS arguments, the pretrained weights.
-MM_OPTIONS = EXECUTION_OPTIONS | frozenset({"batch_size", "lr",
+MM_OPTIONS = EXECUTION_OPTIONS | frozenset({"batch_size", "lr", "amp",
                         PRETRAINED_OPTION, f"{PRETRAINED_OPTION}_sha256",
                         "has_grid_sizes_px", "has_hide_prob", "has_placement"})
 

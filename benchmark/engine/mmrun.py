@@ -258,6 +258,11 @@ def apply_spec(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str) -> Any:
     cfg.load_from = None
     if "lr" in spec.option_dict:
         cfg.optim_wrapper.optimizer.lr = float(spec.option_dict["lr"])
+    if spec.option_dict.get("amp"):
+        from benchmark.engine.amp import optim_wrapper_type
+
+        cfg.optim_wrapper.type = optim_wrapper_type(spec.device)
+        cfg.optim_wrapper.dtype = spec.option_dict["amp"]
     workers = int(spec.option_dict.get("num_workers", 0 if spec.device == "cpu" else 4))
     for name in ("train_dataloader", "val_dataloader", "test_dataloader"):
         loader = cfg.get(name)
@@ -343,7 +348,8 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str, pretrained: s
     Args:
         cfg: An ``mmengine.Config`` with train/val/test dataloaders and evaluators.
         spec: The resolved spec (seed, device, epochs, options ``num_workers``,
-            ``batch_size``, ``lr``, ``launcher``, ``log_level``).
+            ``batch_size``, ``lr``, ``amp``, ``launcher``, ``log_level``, ``vis_backend``,
+            ``progress``).
         work_dir: The run's folder (checkpoints, logs).
         scope: Default registry scope (``"mmpretrain"``, ``"mmseg"``, ``"mmaction"``).
         pretrained: A local weights file loaded before the first iteration (converted to
@@ -360,6 +366,9 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str, pretrained: s
     from mmengine.runner import Runner
 
     import benchmark.pipelines  # noqa: F401  (registers the HaS stages)
+    from benchmark.engine import amp
+
+    amp.register()
 
     cfg = apply_spec(cfg, spec, work_dir, scope=scope)
     os.makedirs(work_dir, exist_ok=True)

@@ -144,6 +144,10 @@ def prepare(spec: RunSpec, results_dir: Path) -> tuple[Any, RunSpec]:
     check_creatable(Path(results_dir))
     task = get_task(spec.task)
     check_execution_options(spec, task.framework)
+    if spec.option_dict.get("amp"):
+        from benchmark.engine.amp import check_amp
+
+        check_amp(str(spec.option_dict["amp"]), spec.device)
     task.check_options(spec)
     method_for(spec.method, spec.option_dict)  # the method, and its HaS options, checked
     resolved = task.resolve(spec)

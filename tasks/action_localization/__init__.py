@@ -159,7 +159,7 @@ class ActionLocalizationTask(MMTask):
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys rejected)."""
-        passthrough = {"batch_size", *EXECUTION_OPTIONS, "has_hide_prob",
+        passthrough = {"batch_size", "amp", *EXECUTION_OPTIONS, "has_hide_prob",
                        "has_placement"}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
         placement = spec.option_dict.get("has_placement", "pipeline")

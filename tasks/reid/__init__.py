@@ -124,7 +124,7 @@ class ReidTask(Task):
         """The run's settings: the model's YAML, the options, and ``spec.epochs``."""
         config_options = {k: v for k, v in spec.option_dict.items()
                           if k not in HAS_OPTIONS and k not in EXECUTION_OPTIONS
-                          and not k.startswith(PRETRAINED_OPTION)}
+                          and k != "amp" and not k.startswith(PRETRAINED_OPTION)}
         cfg = apply_options(load_config(CONFIG_DIR / MODEL_CONFIGS[spec.model]), config_options)
         if "num_workers" in spec.option_dict:  # an execution option: not in the run id
             cfg["data"]["workers"] = int(spec.option_dict["num_workers"])

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.engine.amp import autocast
 from benchmark.engine.progress import ProgressLine
 from benchmark.engine.spec import PRETRAINED_OPTION, RunSpec
 
@@ -163,6 +164,11 @@ def run_torchreid(cfg: dict[str, Any], spec: RunSpec, work_dir: Path, datamanage
     engine = _recording_engine_class()(
         datamanager, model, optimizer, scheduler=scheduler, use_gpu=use_gpu,
         label_smooth=bool(cfg["loss"]["softmax"]["label_smooth"]))
+    engine.amp = spec.option_dict.get("amp")
+    if engine.amp == "float16":
+        import torch
+
+        engine.scaler = torch.amp.GradScaler("cuda")
     engine.progress = ProgressLine(spec.label, int(cfg["train"]["max_epoch"]),
                                    spec.option_dict.get("progress", "auto"))
     if spec.option_dict.get("vis_backend", "local") == "tensorboard":
@@ -187,15 +193,37 @@ def _recording_engine_class():
 
     class RecordingSoftmaxEngine(torchreid.engine.ImageSoftmaxEngine):
         progress = None  # a ProgressLine, set by run_torchreid
+        amp: str | None = None  # --amp dtype, set by run_torchreid
+        scaler = None  # torch.amp.GradScaler for float16
 
         def forward_backward(self, data):
-            summary = super().forward_backward(data)
+            summary = (super().forward_backward(data) if self.amp is None
+                       else self._forward_backward_amp(data))
             self.epoch_summaries.append(summary)
             if self.progress is not None:
                 self.progress.iteration(self.epoch + 1, self.batch_idx + 1, self.num_batches,
                                         self.epoch * self.num_batches + self.batch_idx + 1,
                                         float(summary["loss"]))
             return summary
+
+        def _forward_backward_amp(self, data):
+            """The torchreid softmax step, the forward pass autocast to ``self.amp``."""
+            imgs, pids = self.parse_data_for_train(data)
+            device = "cuda" if self.use_gpu else "cpu"
+            imgs, pids = imgs.to(device), pids.to(device)
+            with autocast(self.amp, device):
+                outputs = self.model(imgs)
+                loss = self.compute_loss(self.criterion, outputs, pids)
+            self.optimizer.zero_grad()
+            if self.scaler is None:
+                loss.backward()
+                self.optimizer.step()
+            else:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            accuracy = torchreid.metrics.accuracy(outputs.float(), pids)[0]
+            return {"loss": loss.item(), "acc": accuracy.item()}
 
     return RecordingSoftmaxEngine
 

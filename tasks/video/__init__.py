@@ -100,7 +100,7 @@ class VideoTask(MMTask):
         if "has_mode" in spec.option_dict:
             raise ValueError("option has_mode is gone: use --method has-frames to hide whole "
                              "frames, --method has for one grid mask per clip")
-        passthrough = {"batch_size", *EXECUTION_OPTIONS, "pretrained",
+        passthrough = {"batch_size", "amp", *EXECUTION_OPTIONS, "pretrained",
                        "pretrained_sha256", *HAS_OPTIONS}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
         if unknown:
