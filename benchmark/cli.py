@@ -96,7 +96,9 @@ def _parser() -> argparse.ArgumentParser:
 
     table = sub.add_parser("table", help="comparison table from stored records")
     table.add_argument("--results", default=DEFAULT_RESULTS)
-    table.add_argument("--format", choices=["md", "csv", "latex"], default="md")
+    table.add_argument("--format", choices=["md", "csv", "latex", "json"], default="md",
+                       help="md, csv, latex: the comparison view (display strings); json: the "
+                            "numeric statistics per cell (the rows of stats.csv)")
 
     synth = sub.add_parser("synth", help="write a generated dataset in a real dataset's layout")
     synth.add_argument("dataset")
@@ -395,13 +397,17 @@ def _write_outputs(results_dir: Path, suite_name: str | None) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    """Print the comparison view of stored records."""
+    """Print the comparison view of stored records (``--format json``: the statistics)."""
+    from benchmark.reporting import stats
     from benchmark.reporting import table as results
 
     table = results.load_table(args.results)
     if table.empty:
         raise ValueError(f"no records under {args.results}/records; run `hasbench run` or a suite")
-    print(results.render(results.comparison(table), args.format))
+    if args.format == "json":
+        sys.stdout.write(stats.to_json(results.stats_table(table)))
+    else:
+        print(results.render(results.comparison(table), args.format))
     return 0
 
 

@@ -4,26 +4,30 @@
 artifacts they list) and writes, next to them:
 
 - ``REPORT.md`` and ``report.html`` (self-contained: inline CSS, no scripts, no server; figures
-  and run artifacts referenced by relative path): a summary table (per task and dataset, the
-  headline metric, HaS Δ and random-erasing Δ vs baseline, the paper's HaS Δ), then per task a
-  table whose rows are (dataset, model, metric) and whose columns are baseline | random
-  erasing | HaS | other methods — ``mean ± std (n=seeds)`` over the ok seeds, Δ vs baseline
-  with a Welch's t-test mark, the paper's Δ beside ours — the task's figures and the run
-  artifacts; then runs a suite names that have no record, failed runs with their reasons,
-  unreadable records, the paper's reference values and a provenance summary (commits,
-  package versions; no timestamps).
-- ``figures/``: per task Δ vs baseline with ±1 SE error bars, a summary Δ figure (HaS vs
-  random erasing on each task's headline metric) and per-epoch validation curves per method,
-  each as PNG and SVG (see :mod:`benchmark.reporting.figures`).
+  and run artifacts referenced by relative path): a summary table (per task, dataset, model
+  and setting, the headline metric, HaS Δ and random-erasing Δ vs baseline, the paper's HaS
+  Δ), then per task a table whose rows are (dataset, model, setting, metric) and whose
+  columns are baseline | random erasing | HaS | other methods (one per method variant) —
+  ``mean ± std (n=seeds)`` over the ok seeds, Δ vs the row's baseline with its 95% bootstrap
+  interval, the test and its Benjamini–Hochberg adjusted significance mark, the paper's Δ
+  beside ours — the task's figures and the run artifacts; then runs a suite names that have
+  no record, failed runs with their reasons, unreadable records, the paper's reference values
+  and a provenance summary (commits, package versions; no timestamps).
+- ``figures/``: per task Δ vs baseline (error bars: the 95% bootstrap interval, dots: the
+  seeds), a summary figure of the improvement over the baseline (HaS vs random erasing on each
+  task's headline metric, sign flipped for lower-is-better metrics) and per-epoch validation
+  curves per method variant, each as PNG and SVG (see :mod:`benchmark.reporting.figures`).
 
-Everything is ordered deterministically and formatted with fixed decimals, so regenerating
-from the same records gives byte-identical files. The report is built as a list of blocks and
-written by :mod:`benchmark.reporting.document` (Markdown and HTML).
+Everything is ordered deterministically and formatted with fixed decimals (the bootstrap has
+a fixed seed), so regenerating from the same records gives byte-identical files. The report is
+built as a list of blocks and written by :mod:`benchmark.reporting.document` (Markdown and
+HTML).
 
-Significance: Welch's two-sided t-test over seeds (``scipy.stats.ttest_ind(...,
-equal_var=False)``) between a method's ok seeds and the baseline's; ``*`` p < 0.05, ``**`` p <
-0.01, ``***`` p < 0.001, ``ns`` otherwise; ``n/a`` (never a made-up p) when either side has
-fewer than 2 ok seeds or both sides have zero variance.
+Statistics (:mod:`benchmark.reporting.stats`, stated in the report by :func:`how_to_read`):
+paired t-test (``scipy.stats.ttest_rel``) where the method and the baseline hold the same
+seeds, Welch's t-test otherwise; marks ``*`` / ``**`` / ``***`` on BH-adjusted p < 0.05 /
+0.01 / 0.001 over every comparison of the report, ``ns`` otherwise; ``1 seed`` (never a
+p-value) when a side has a single ok seed.
 
 The paper's numbers come from ``results/paper.csv`` (columns task, dataset, model, method,
 metric, value, source), a copy of ``../shared/paper_results.csv`` normalized to hasbench's
@@ -53,7 +57,8 @@ import pandas as pd
 
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.records import Record, read_records, write_atomic
-from benchmark.reporting import figures
+from benchmark.reporting import figures, variants
+from benchmark.reporting import stats as cell_statistics
 from benchmark.reporting import table as results
 from benchmark.reporting.document import (
     Block,
@@ -96,34 +101,10 @@ def display(method: str) -> str:
 
 
 # ----------------------------------------------------------------------------- statistics
-@dataclass(frozen=True)
-class Welch:
-    """Welch's two-sided t-test of a method's seeds against the baseline's."""
-
-    t: float
-    df: float
-    p: float
-
-
-def welch_test(method_values: Sequence[float], baseline_values: Sequence[float]) -> Welch | None:
-    """Welch's t-test (``scipy.stats.ttest_ind(..., equal_var=False)``), method − baseline.
-
-    Returns:
-        ``None`` when either side has fewer than 2 values or both have zero variance (the
-        test is undefined there; the report shows ``n/a``, never a made-up p).
-    """
-    from scipy import stats
-
-    a = np.asarray(method_values, dtype=float)
-    b = np.asarray(baseline_values, dtype=float)
-    if len(a) < 2 or len(b) < 2:
-        return None
-    if np.var(a, ddof=1) == 0 and np.var(b, ddof=1) == 0:
-        return None
-    res = stats.ttest_ind(a, b, equal_var=False)
-    if not math.isfinite(float(res.pvalue)):
-        return None
-    return Welch(float(res.statistic), float(res.df), float(res.pvalue))
+def display_variant(method: str, variant: str) -> str:
+    """A method variant's name as shown: ``HaS (has_hide_prob=0.25)``."""
+    return display(method) + (variant[len(method):] if variant.startswith(method) else
+                              f" ({variant})" if variant != method else "")
 
 
 def significance_mark(p: float) -> str:
@@ -134,16 +115,12 @@ def significance_mark(p: float) -> str:
     return "ns"
 
 
-def format_p(p: float) -> str:
-    """``p<0.001`` or ``p=0.123``."""
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+def format_p(p: float, name: str = "p") -> str:
+    """``p<0.001`` or ``p=0.123`` (``name`` instead of ``p`` when given)."""
+    return f"{name}<0.001" if p < 0.001 else f"{name}={p:.3f}"
 
 
-def standard_error(a: Sequence[float], b: Sequence[float]) -> float:
-    """Standard error of the difference of means (Welch), NaN when a side has < 2 values."""
-    if len(a) < 2 or len(b) < 2:
-        return math.nan
-    return math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
+TEST_NAMES = {cell_statistics.PAIRED: "paired t", cell_statistics.WELCH: "Welch"}
 
 
 # ----------------------------------------------------------------------------- paper values
@@ -214,6 +191,12 @@ class _Context:
     figures: list[Path]
 
 
+def _context(results_dir: Path, records: list[Record], paper: pd.DataFrame) -> _Context:
+    table = results.table_from_records(records)
+    stats = cell_statistics.with_comparisons(results.cell_stats(table))
+    return _Context(results_dir, records, table, stats, paper_deltas(paper), [])
+
+
 def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", "__".join(parts)).strip("-")
 
@@ -229,123 +212,214 @@ def _headline(metrics: Iterable[str]) -> str:
     return next((m for m in HEADLINE_METRICS if m in metrics), metrics[0] if metrics else "")
 
 
-def _cells(stats: pd.DataFrame, task: str, dataset: str, model: str,
-           metric: str) -> dict[str, pd.Series]:
+#: A row of a task table: (dataset, model, setting, metric).
+Row = tuple[str, str, str, str]
+
+
+def _cells(stats: pd.DataFrame, task: str, row: Row) -> dict[str, pd.Series]:
+    """The cells of one row, by variant label."""
+    dataset, model, setting, metric = row
     rows = stats[(stats["task"] == task) & (stats["dataset"] == dataset)
-                 & (stats["model"] == model) & (stats["metric"] == metric)]
-    return {str(r["method"]): r for _, r in rows.iterrows()}
+                 & (stats["model"] == model) & (stats["setting"] == setting)
+                 & (stats["metric"] == metric)]
+    return {str(r["variant"]): r for _, r in rows.iterrows()}
+
+
+def _baseline(cells: dict[str, pd.Series]) -> pd.Series | None:
+    base = [c for c in cells.values() if c["method"] == results.BASELINE]
+    return base[0] if len(base) == 1 else None
 
 
 def _delta_text(cell: pd.Series | None, base: pd.Series | None, decimals: int) -> str:
+    """Δ, its 95% interval, the significance mark (adjusted p) and the test of one cell."""
     for stat, what in ((cell, ""), (base, "baseline ")):
         if stat is None:
             return f"n/a ({what}missing)"
         if stat["n"] == 0:
             return f"n/a ({what}failed)" if stat["n_failed"] else "n/a"
-    delta = results.format_delta(cell["mean"] - base["mean"], decimals)
-    test = welch_test(cell["values"], base["values"])
-    if test is None:
-        return f"{delta} (p n/a)"
-    return f"{delta} {significance_mark(test.p)} ({format_p(test.p)})"
+    delta = results.format_delta(cell["delta"], decimals)
+    if cell["test"] == cell_statistics.ONE_SEED:
+        return f"{delta} (1 seed)"
+    ci = (f"[{results.format_delta(cell['ci_low'], decimals)}, "
+          f"{results.format_delta(cell['ci_high'], decimals)}]")
+    if cell["test"] not in TEST_NAMES:
+        return f"{delta} {ci} (p n/a: zero variance)"
+    return (f"{delta} {ci} {significance_mark(cell['p_adj'])} ({TEST_NAMES[cell['test']]}, "
+            f"{format_p(cell['p'])}, {format_p(cell['p_adj'], 'adj. p')})")
+
+
+def _method_delta_text(cells: dict[str, pd.Series], method: str, decimals: int) -> str:
+    """:func:`_delta_text` of every variant of ``method`` in a row (labelled when several)."""
+    base = _baseline(cells)
+    found = [c for c in cells.values() if c["method"] == method]
+    if len(found) == 1 and found[0]["variant"] == method:
+        return _delta_text(found[0], base, decimals)
+    if not found:
+        return _delta_text(None, base, decimals)
+    return "; ".join(f"{display_variant(method, c['variant'])}: {_delta_text(c, base, decimals)}"
+                     for c in found)
 
 
 def _decimals(cells: dict[str, pd.Series]) -> int:
     return results.decimals_for([v for c in cells.values() for v in c["values"]])
 
 
+def _arrow(higher_is_better: bool) -> str:
+    return "↑" if higher_is_better else "↓"
+
+
 def _metric_label(metric: str, higher_is_better: bool) -> str:
-    return f"{metric} ({'↑' if higher_is_better else '↓'})"
+    return f"{metric} ({_arrow(higher_is_better)})"
 
 
-def _groups(stats: pd.DataFrame, task: str) -> list[tuple[str, str, str]]:
+def _hib(cells: dict[str, pd.Series]) -> bool:
+    return bool(next(iter(cells.values()))["higher_is_better"])
+
+
+def _groups(stats: pd.DataFrame, task: str) -> list[Row]:
     rows = stats[stats["task"] == task]
-    return list(dict.fromkeys(zip(rows["dataset"], rows["model"], rows["metric"], strict=True)))
+    return list(dict.fromkeys(zip(rows["dataset"], rows["model"], rows["setting"],
+                                  rows["metric"], strict=True)))
 
 
-def _task_methods(stats: pd.DataFrame, task: str) -> list[str]:
-    return results.order_methods(stats.loc[stats["task"] == task, "method"])
+def _task_columns(stats: pd.DataFrame, task: str) -> list[tuple[str, str]]:
+    """(method, variant) columns of a task's table, in column order."""
+    return results.view_columns(stats[stats["task"] == task])
 
 
-def _headline_groups(stats: pd.DataFrame) -> list[tuple[str, str, str, str]]:
-    """(task, dataset, model, headline metric) of every (task, dataset, model), in order."""
+def _has_settings(stats: pd.DataFrame, task: str | None = None) -> bool:
+    rows = stats if task is None else stats[stats["task"] == task]
+    return bool((rows["setting"] != "").any())
+
+
+def _headline_groups(stats: pd.DataFrame) -> list[tuple[str, Row]]:
+    """(task, (dataset, model, setting, headline metric)) of every row group, in order."""
     groups = []
     for task in dict.fromkeys(stats["task"]):
         sub = stats[stats["task"] == task]
-        for dataset, model in dict.fromkeys(zip(sub["dataset"], sub["model"], strict=True)):
-            metric = _headline(sub[(sub["dataset"] == dataset) & (sub["model"] == model)]["metric"])
-            groups.append((task, dataset, model, metric))
+        keys = zip(sub["dataset"], sub["model"], sub["setting"], strict=True)
+        for dataset, model, setting in dict.fromkeys(keys):
+            same = sub[(sub["dataset"] == dataset) & (sub["model"] == model)
+                       & (sub["setting"] == setting)]
+            groups.append((task, (dataset, model, setting, _headline(same["metric"]))))
     return groups
 
 
 def _summary_table(ctx: _Context) -> Table:
+    settings = _has_settings(ctx.stats)
     rows = []
-    for task, dataset, model, metric in _headline_groups(ctx.stats):
-        cells = _cells(ctx.stats, task, dataset, model, metric)
+    for task, row in _headline_groups(ctx.stats):
+        dataset, model, setting, metric = row
+        cells = _cells(ctx.stats, task, row)
         decimals = _decimals(cells)
-        base = cells.get(results.BASELINE)
-        hib = bool(next(iter(cells.values()))["higher_is_better"])
         rows.append((
             Span(task, href=f"#{anchor(task)}"), dataset, model,
-            _metric_label(metric, hib), results.format_cell(base, decimals),
-            _delta_text(cells.get("has"), base, decimals),
-            _delta_text(cells.get("random_erasing"), base, decimals),
+            *((setting,) if settings else ()),
+            _metric_label(metric, _hib(cells)),
+            results.format_cell(_baseline(cells), decimals),
+            _method_delta_text(cells, "has", decimals),
+            _method_delta_text(cells, "random_erasing", decimals),
             paper_delta_text(ctx.deltas, task, metric, "has"),
         ))
-    header = ("task", "dataset", "model", "headline metric", "baseline", "HaS Δ",
-              "random erasing Δ", "paper HaS Δ (reference)")
+    header = ("task", "dataset", "model", *(("setting",) if settings else ()),
+              "headline metric", "baseline", "HaS Δ [95% CI]", "random erasing Δ [95% CI]",
+              "paper HaS Δ (reference)")
     return Table(header, tuple(rows))
 
 
+def _paper_methods(ctx: _Context, task: str, methods: Iterable[str]) -> set[str]:
+    metrics = {metric for *_, metric in _groups(ctx.stats, task)}
+    return {m for m in methods
+            if any(paper_delta_text(ctx.deltas, task, metric, m) != "—" for metric in metrics)}
+
+
 def _task_table(ctx: _Context, task: str) -> Table:
-    methods = _task_methods(ctx.stats, task)
-    others = [m for m in methods if m != results.BASELINE]
-    paper_methods = {m for m in others
-                     if any(paper_delta_text(ctx.deltas, task, metric, m) != "—"
-                            for _, _, metric in _groups(ctx.stats, task))}
-    header = ["dataset", "model", "metric", display(results.BASELINE)]
-    for m in others:
-        header += [display(m), f"Δ {display(m)}"]
-        if m in paper_methods:
+    columns = _task_columns(ctx.stats, task)
+    others = [(m, v) for m, v in columns if m != results.BASELINE]
+    paper_methods = _paper_methods(ctx, task, {m for m, _ in others})
+    settings = _has_settings(ctx.stats, task)
+    header = ["dataset", "model", *(["setting"] if settings else []), "metric"]
+    header += [display_variant(m, v) for m, v in columns if m == results.BASELINE]
+    for m, v in others:
+        header += [display_variant(m, v), f"Δ {display_variant(m, v)} [95% CI]"]
+        if m in paper_methods and v == m:
             header.append(f"paper Δ {display(m)}")
     rows = []
-    for dataset, model, metric in _groups(ctx.stats, task):
-        cells = _cells(ctx.stats, task, dataset, model, metric)
+    for row in _groups(ctx.stats, task):
+        dataset, model, setting, metric = row
+        cells = _cells(ctx.stats, task, row)
         decimals = _decimals(cells)
-        hib = bool(next(iter(cells.values()))["higher_is_better"])
-        best = set(results.best_methods(cells, hib))
-        base = cells.get(results.BASELINE)
+        best = set(results.best_methods(cells, _hib(cells)))
+        base = _baseline(cells)
 
-        def cell(m: str, decimals: int = decimals, cells: dict = cells,
+        def cell(v: str, decimals: int = decimals, cells: dict = cells,
                  best: set = best) -> Span:
-            return Span(results.format_cell(cells.get(m), decimals), bold=m in best)
+            return Span(results.format_cell(cells.get(v), decimals), bold=v in best)
 
-        row: list[Inline] = [dataset, model, _metric_label(metric, hib), cell(results.BASELINE)]
-        for m in others:
-            row += [cell(m), _delta_text(cells.get(m), base, decimals)]
-            if m in paper_methods:
-                row.append(paper_delta_text(ctx.deltas, task, metric, m))
-        rows.append(tuple(row))
+        out: list[Inline] = [dataset, model, *([setting] if settings else []),
+                             _metric_label(metric, _hib(cells))]
+        out += [cell(v) for m, v in columns if m == results.BASELINE]
+        for m, v in others:
+            out += [cell(v), _delta_text(cells.get(v), base, decimals)]
+            if m in paper_methods and v == m:
+                out.append(paper_delta_text(ctx.deltas, task, metric, m))
+        rows.append(tuple(out))
     return Table(tuple(header), tuple(rows))
 
 
-def _delta_rows(ctx: _Context, task: str, groups: Sequence[tuple[str, str, str]],
-                methods: Sequence[str], label_task: bool = False) -> list[figures.DeltaRow]:
-    models = {model for _, model, _ in groups}
+def _bar(method: str, variant: str, cell: pd.Series | None, base: pd.Series | None) -> figures.Bar:
+    label = display_variant(method, variant)
+    if cell is None or base is None or cell["n"] == 0 or base["n"] == 0:
+        return figures.Bar(variant, label, math.nan)
+    return figures.Bar(variant, label, float(cell["delta"]), float(cell["ci_low"]),
+                       float(cell["ci_high"]), tuple(cell["points"]))
+
+
+def _row_label(parts: Sequence[str], setting: str) -> str:
+    return "\n".join([*parts, *([setting] if setting else [])])
+
+
+def delta_rows(stats: pd.DataFrame, deltas: pd.DataFrame, task: str, rows: Sequence[Row],
+               columns: Sequence[tuple[str, str]], *, summary: bool = False
+               ) -> list[figures.DeltaRow]:
+    """The data of a Δ figure: one :class:`figures.DeltaRow` per row, one bar per column.
+
+    Args:
+        stats: Cells with their comparisons (:func:`cell_statistics.with_comparisons`).
+        deltas: The paper's Δ (:func:`paper_deltas`).
+        task: The task of ``rows``.
+        rows: (dataset, model, setting, metric) rows.
+        columns: (method, variant) bars per row (baseline excluded).
+        summary: Label rows by task and plot improvement: Δ, sign-flipped for a
+            lower-is-better metric (seeds, interval and paper Δ alike), so > 0 is better.
+    """
+    models = {model for _, model, _, _ in rows}
     out = []
-    for dataset, model, metric in groups:
-        cells = _cells(ctx.stats, task, dataset, model, metric)
-        base = cells.get(results.BASELINE)
-        bars = []
-        for m in methods:
-            c = cells.get(m)
-            ok = c is not None and base is not None and c["n"] > 0 and base["n"] > 0
-            bars.append(figures.Bar(
-                m, display(m), c["mean"] - base["mean"] if ok else math.nan,
-                standard_error(c["values"], base["values"]) if ok else math.nan))
-        head = task if label_task else dataset
-        second = dataset if label_task else (metric if len(models) == 1 else f"{model}: {metric}")
-        out.append(figures.DeltaRow(f"{head}\n{second}", tuple(bars),
-                                    _paper_points(ctx.deltas, task, metric)))
+    for row in rows:
+        dataset, model, setting, metric = row
+        cells = _cells(stats, task, row)
+        base = _baseline(cells)
+        hib = _hib(cells)
+        bars = tuple(_bar(m, v, cells.get(v), base) for m, v in columns)
+        what = f"{metric} {_arrow(hib)}"
+        parts = ([task, dataset, what] if summary else
+                 [dataset, what if len(models) == 1 else f"{model}: {what}"])
+        drow = figures.DeltaRow(_row_label(parts, setting), bars,
+                                _paper_points(deltas, task, metric))
+        out.append(figures.as_improvement(drow, hib) if summary else drow)
+    return out
+
+
+def summary_rows(stats: pd.DataFrame, deltas: pd.DataFrame) -> list[figures.DeltaRow]:
+    """The summary figure's data (improvement, not Δ).
+
+    Per (task, dataset, model, setting), the headline metric's improvement over the baseline
+    of every random-erasing and HaS variant (:func:`delta_rows` with ``summary=True``).
+    """
+    columns = [(m, v) for m, v in results.view_columns(stats) if m in ("random_erasing", "has")]
+    out = []
+    for task, row in _headline_groups(stats):
+        out += delta_rows(stats, deltas, task, [row], columns, summary=True)
     return out
 
 
@@ -355,31 +429,54 @@ def _figure(ctx: _Context, fig: Any, stem: str, alt: str, size_in: tuple[float, 
     return Image(_rel(paths[0], ctx), _rel(paths[1], ctx), alt, int(size_in[0] * figures.DPI))
 
 
+def _run_groups(stats: pd.DataFrame) -> dict[str, tuple[str, str, str]]:
+    """Each run id's (setting, method, variant), from the cells."""
+    return {rid: (str(c["setting"]), str(c["method"]), str(c["variant"]))
+            for _, c in stats.iterrows() for rid in c["run_ids"]}
+
+
 def _curves(ctx: _Context, task: str) -> list[Block]:
     blocks: list[Block] = []
-    runs = [r for r in ctx.records if r.task == task and r.ok and r.history]
-    for dataset, model in sorted({(r.dataset, r.model) for r in runs}):
-        group = [r for r in runs if (r.dataset, r.model) == (dataset, model)]
-        keys = {k for r in group for row in r.history for k, v in row.items()
-                if k != "epoch" and _is_number(v)}
-        metrics = [m for m in HEADLINE_METRICS if m in keys]
-        metrics += sorted(keys - set(metrics))
-        panels = []
-        for metric in metrics[:MAX_CURVE_PANELS]:
-            curves = []
-            for method in results.order_methods({r.method for r in group}, core=False):
-                curve = _curve(metric, method, [r for r in group if r.method == method])
-                if curve is not None:
-                    curves.append(curve)
-            panels.append((metric, curves))
-        fig = figures.curves_figure(panels, f"{task}: {dataset}, {model} — validation per epoch")
-        blocks.append(_figure(ctx, fig, _slug("curves", task, dataset, model),
-                              f"Validation curves, {task} / {dataset} / {model} "
-                              "(mean over seeds, band ±1 std)", figures.CURVES_SIZE_IN))
+    groups = _run_groups(ctx.stats)
+    runs = [r for r in ctx.records if r.task == task and r.ok and r.history
+            and r.run_id in groups]
+    keys = sorted({(r.dataset, r.model, groups[r.run_id][0]) for r in runs},
+                  key=lambda k: (k[0], k[1], variants.natural_key(k[2])))
+    for dataset, model, setting in keys:
+        group = [r for r in runs if (r.dataset, r.model, groups[r.run_id][0]) ==
+                 (dataset, model, setting)]
+        panels = _curve_panels(group, {r.run_id: groups[r.run_id][1:] for r in group})
+        where = f"{dataset}, {model}" + (f", {setting}" if setting else "")
+        fig = figures.curves_figure(panels, f"{task}: {where} — validation per epoch")
+        stem = _slug("curves", task, dataset, model, *([setting] if setting else []))
+        alt = (f"Validation curves, {task} / {where.replace(', ', ' / ')} "
+               "(mean over seeds, band ±1 std)")
+        blocks.append(_figure(ctx, fig, stem, alt, figures.CURVES_SIZE_IN))
     return blocks
 
 
-def _curve(metric: str, method: str, runs: list[Record]) -> figures.Curve | None:
+def _curve_panels(group: list[Record], variant_of: dict[str, tuple[str, str]]
+                  ) -> list[tuple[str, list[figures.Curve]]]:
+    """Up to :data:`MAX_CURVE_PANELS` metrics, each with one curve per method variant."""
+    keys = {k for r in group for row in r.history for k, v in row.items()
+            if k != "epoch" and _is_number(v)}
+    metrics = [m for m in HEADLINE_METRICS if m in keys]
+    metrics += sorted(keys - set(metrics))
+    columns = sorted(set(variant_of.values()), key=lambda mv: (
+        results.method_rank(mv[0]), variants.natural_key(mv[1])))
+    panels = []
+    for metric in metrics[:MAX_CURVE_PANELS]:
+        curves = []
+        for method, variant in columns:
+            members = [r for r in group if variant_of[r.run_id] == (method, variant)]
+            curve = _curve(metric, method, variant, members)
+            if curve is not None:
+                curves.append(curve)
+        panels.append((metric, curves))
+    return panels
+
+
+def _curve(metric: str, method: str, variant: str, runs: list[Record]) -> figures.Curve | None:
     by_epoch: dict[float, list[float]] = {}
     for record in sorted(runs, key=lambda r: (r.seed, r.run_id)):
         for row in record.history:
@@ -389,7 +486,7 @@ def _curve(metric: str, method: str, runs: list[Record]) -> figures.Curve | None
         return None
     epochs = sorted(by_epoch)
     return figures.Curve(
-        method, display(method), tuple(epochs),
+        variant, display_variant(method, variant), tuple(epochs),
         tuple(float(np.mean(by_epoch[e])) for e in epochs),
         tuple(float(np.std(by_epoch[e], ddof=1)) if len(by_epoch[e]) > 1 else math.nan
               for e in epochs))
@@ -406,11 +503,15 @@ def _artifacts(ctx: _Context, task: str) -> list[Block]:
     runs = sorted((r for r in ctx.records if r.task == task and r.artifacts),
                   key=lambda r: (r.dataset, r.model, results.method_rank(r.method), r.seed,
                                  r.run_id))
+    groups = _run_groups(ctx.stats)
     for record in runs:
         work_dir = Path(record.provenance.get("work_dir")
                         or ctx.results_dir / "work" / record.run_id)
+        setting, method, variant = groups.get(record.run_id, ("", record.method, record.method))
+        where = " / ".join([record.dataset, *([setting] if setting else []),
+                            display_variant(method, variant)])
         for name, rel in sorted(record.artifacts.items()):
-            label = f"{record.dataset} / {display(record.method)} / seed {record.seed}: {name}"
+            label = f"{where} / seed {record.seed}: {name}"
             path = work_dir / str(rel)
             if path.is_file():
                 links.append(Span(label, href=_rel(path, ctx)))
@@ -426,16 +527,20 @@ def _artifacts(ctx: _Context, task: str) -> list[Block]:
     return blocks
 
 
+DELTA_CAPTION = ("bars: Δ = mean − baseline mean; error bars: 95% bootstrap interval of Δ; "
+                 "dots: one per seed (minus the same seed's baseline where seeds pair, else "
+                 "minus the baseline mean); diamonds: the paper's Δ")
+
+
 def _task_section(ctx: _Context, task: str) -> list[Block]:
     blocks: list[Block] = [Heading(2, task), _task_table(ctx, task)]
-    groups = _groups(ctx.stats, task)
-    methods = [m for m in _task_methods(ctx.stats, task) if m != results.BASELINE]
-    rows = _delta_rows(ctx, task, groups, methods)
-    fig = figures.delta_figure(rows, f"{task}: Δ vs baseline (±1 SE)",
-                               "Δ vs baseline (metric units)")
+    columns = [(m, v) for m, v in _task_columns(ctx.stats, task) if m != results.BASELINE]
+    rows = delta_rows(ctx.stats, ctx.deltas, task, _groups(ctx.stats, task), columns)
+    fig = figures.delta_figure(rows, f"{task}: Δ vs baseline (95% bootstrap CI, dots: seeds)",
+                               "Δ vs baseline (metric units; ↑/↓ per metric)")
     blocks.append(_figure(ctx, fig, _slug("delta", task),
-                          f"{task}: Δ vs baseline per method, error bars ±1 standard error of "
-                          "the difference (Welch); diamonds: the paper's Δ", figures.DELTA_SIZE_IN))
+                          f"{task}: Δ vs baseline per method; {DELTA_CAPTION}",
+                          figures.DELTA_SIZE_IN))
     blocks += _curves(ctx, task)
     blocks += _artifacts(ctx, task)
     refs = ctx.deltas[ctx.deltas["task"] == task]
@@ -449,16 +554,16 @@ def _task_section(ctx: _Context, task: str) -> list[Block]:
 
 
 def _summary_figure(ctx: _Context) -> Image | None:
-    rows = []
-    for task, dataset, model, metric in _headline_groups(ctx.stats):
-        rows += _delta_rows(ctx, task, [(dataset, model, metric)], ["random_erasing", "has"],
-                            label_task=True)
+    rows = summary_rows(ctx.stats, ctx.deltas)
     if not rows:
         return None
-    fig = figures.delta_figure(rows, "HaS vs random erasing: Δ vs baseline, headline metric",
-                               "Δ vs baseline (metric units)")
-    return _figure(ctx, fig, "delta_summary", "Δ vs baseline on each task's headline metric, "
-                   "HaS vs random erasing, ±1 SE; diamonds: the paper's Δ", figures.DELTA_SIZE_IN)
+    fig = figures.delta_figure(
+        rows, "HaS vs random erasing: improvement over baseline, headline metric",
+        "improvement vs baseline (metric units)\nΔ, sign flipped for ↓ metrics: > 0 is better")
+    return _figure(ctx, fig, "delta_summary",
+                   "Improvement over the baseline on each task's headline metric, HaS vs "
+                   "random erasing (Δ with its sign flipped for lower-is-better metrics, so "
+                   f"above 0 is better); {DELTA_CAPTION}", figures.DELTA_SIZE_IN)
 
 
 def _not_recorded(suite: str, results_dir: Path, records: list[Record]) -> tuple[str, list[str]]:
@@ -536,17 +641,34 @@ def _paper_appendix(ctx: _Context) -> Table | None:
                   "source"), rows)
 
 
-HOW_TO_READ = (
-    "Cells: mean ± sample std over the ok seeds (n = seeds); a failed run counts as failed, "
-    "not as a value; \"missing\" means no record. Δ = method mean − baseline mean, in the "
-    "metric's units (↑: higher is better, ↓: lower is better). Best of a row in bold. "
-    "Significance: Welch's two-sided t-test over seeds (scipy.stats.ttest_ind, "
-    "equal_var=False): *** p<0.001, ** p<0.01, * p<0.05, ns otherwise; \"p n/a\" when either "
-    "side has fewer than 2 seeds (or both have zero variance) — no p is made up. Paper Δ: from "
-    "results/paper.csv, matched on task and metric; the paper's datasets and models (shown "
-    "with each Δ) differ from ours by design (ours: generated data or small real subsets, "
-    "small models, few CPU epochs), so compare directions and rough sizes, not values."
-)
+def how_to_read(n_tests: int) -> str:
+    """The report's reading guide and statistical methods, for ``n_tests`` p-values."""
+    st = cell_statistics
+    return (
+        "Cells: mean ± sample std over the ok seeds (n = seeds); a failed run counts as "
+        "failed, not as a value; \"missing\" means no record. A cell holds runs that differ "
+        "in their seed only: runs of one task, dataset and model with other epochs, options or "
+        "pretrained weights form their own row (the setting column says what differs), and a "
+        "method run with other method options or parameters (e.g. has_hide_prob) its own "
+        "column, named by what differs. Δ = method mean − the baseline mean of the same row "
+        "(same epochs, non-method options and weights; n/a when the row has no baseline), in "
+        "the metric's units (↑: higher is better, ↓: lower is better). Best of a row in bold. "
+        f"[low, high]: {st.CONFIDENCE:.0%} bootstrap confidence interval of Δ "
+        f"(scipy.stats.bootstrap, {st.BOOTSTRAP_METHOD} method, {st.N_RESAMPLES} resamples, "
+        f"generator seed {st.BOOTSTRAP_SEED}). Tests are two-sided. Where the method and the "
+        "baseline hold exactly the same seeds (runs of one seed share data order and "
+        "initialisation), seeds pair: paired t-test (scipy.stats.ttest_rel) and a paired "
+        "bootstrap; otherwise (e.g. a failed seed on one side) Welch's t-test "
+        "(scipy.stats.ttest_ind, equal_var=False) and a bootstrap of each side on its own. "
+        "Marks use Benjamini–Hochberg adjusted p-values (scipy.stats.false_discovery_control) "
+        f"over all {n_tests} comparisons with a p-value in this report (every task, metric and "
+        "method): *** adj. p<0.001, ** <0.01, * <0.05, ns otherwise. \"1 seed\": a side has "
+        "a single ok seed, so no interval and no p-value; \"p n/a\": no spread on either "
+        "side. The numbers, for analysis: stats.csv. Paper Δ: from results/paper.csv, matched "
+        "on task and metric; the paper's datasets and models (shown with each Δ) differ from "
+        "ours by design (ours: generated data or small real subsets, small models, few CPU "
+        "epochs), so compare directions and rough sizes, not values."
+    )
 
 
 def build_report(
@@ -554,9 +676,7 @@ def build_report(
     suite: str | None = None, skipped: Sequence[str] = (),
 ) -> tuple[list[Block], str, list[Path]]:
     """The report's blocks, its title and the figures written for it."""
-    table = results.table_from_records(records)
-    ctx = _Context(results_dir, records, table, results.cell_stats(table),
-                   paper_deltas(paper), [])
+    ctx = _context(results_dir, records, paper)
     suite_name, not_recorded = (_not_recorded(suite, results_dir, records) if suite
                                 else (None, []))
     title = f"hasbench report — suite {suite_name}" if suite_name else \
@@ -565,8 +685,10 @@ def build_report(
     blocks: list[Block] = [
         Heading(1, title),
         Para(f"{len(records)} runs ({n_ok} ok, {len(records) - n_ok} failed) from "
-             f"records/ (one JSON per run); tables: comparison.md / .csv / .tex, table.csv."),
-        Para(HOW_TO_READ),
+             f"records/ (one JSON per run); tables: comparison.md / .csv / .tex, table.csv; "
+             f"statistics: stats.csv."),
+        Para(how_to_read(int(np.isfinite(ctx.stats["p"].to_numpy(float)).sum())
+                         if len(ctx.stats) else 0)),
     ]
     if ctx.stats.empty:
         blocks.append(Para("No records yet: run a suite (hasbench suite NAME) or a run "
@@ -637,10 +759,7 @@ def write_report(
 def summary_text(results_dir: str | Path, *, paper_csv: str | Path = PAPER_CSV) -> str:
     """The report's summary table as Markdown (for the demo's console output)."""
     results_dir = Path(results_dir)
-    records = read_records(results_dir)
-    table = results.table_from_records(records)
-    ctx = _Context(results_dir, records, table, results.cell_stats(table),
-                   paper_deltas(load_paper(paper_csv)), [])
+    ctx = _context(results_dir, read_records(results_dir), load_paper(paper_csv))
     if ctx.stats.empty:
         return "no records yet\n"
     return render_markdown([_summary_table(ctx)])

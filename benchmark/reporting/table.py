@@ -12,12 +12,16 @@ scalars keep their key (``git_commit``, ``config_hash``, ``device``, ``start_tim
 keeps one row per expected metric with a NaN value and ``status == "failed"``: it is never
 dropped.
 
-``comparison`` derives the wide view: one row per (task, dataset, model, metric), one column
-per method (baseline | random_erasing | has | other methods, in :data:`METHOD_ORDER`), each
-cell ``mean ± std (n=…)`` over the ok seeds, a ``Δ <method>`` column per non-baseline method
-(difference of means vs baseline) and a ``best`` column naming the best method(s) of the row,
-respecting ``higher_is_better``. Failed and missing cells say so. ``render`` writes a view as
-Markdown, CSV or LaTeX; ``write_views`` writes ``comparison.{md,csv,tex}`` and ``table.csv``.
+``cell_stats`` groups the runs into comparison cells, runs that differ in their seed only
+(:mod:`benchmark.reporting.variants`): one per (task, dataset, model, setting, metric,
+method, variant). ``comparison`` derives the wide view: one row per (task, dataset, model,
+setting, metric), one column per method variant (baseline | random_erasing | has | other
+methods, in :data:`METHOD_ORDER`), each cell ``mean ± std (n=…)`` over the ok seeds, a
+``Δ <variant>`` column per non-baseline variant (difference of means vs the row's baseline)
+and a ``best`` column naming the best variant(s) of the row, respecting ``higher_is_better``.
+Failed and missing cells say so. ``render`` writes a view as Markdown, CSV or LaTeX;
+``write_views`` writes ``comparison.{md,csv,tex}`` (display strings), ``table.csv`` and
+``stats.csv`` (:func:`stats_table`: the numbers, with intervals and tests, for analysis).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.engine.records import Record, read_records, write_atomic
+from benchmark.reporting import stats as cell_statistics
+from benchmark.reporting import variants
 from benchmark.reporting.document import Span, markdown_table
 
 #: Column order of methods in the views; methods not listed follow alphabetically.
@@ -58,7 +64,13 @@ PROVENANCE_COLUMNS = (
     "wall_seconds", "epochs",
 )
 KEY_COLUMNS = ("task", "dataset", "model", "metric")
+#: A row of the views: cells of one row share everything but the method (and its variant).
+ROW_COLUMNS = ("task", "dataset", "model", "setting", "metric")
+#: A comparison cell: runs that differ in their seed only.
+CELL_KEYS = (*ROW_COLUMNS, "method", "variant")
 MISSING = "missing"
+#: The numeric statistics file beside the tidy table (one row per cell, see :mod:`.stats`).
+STATS_CSV = "stats.csv"
 #: Longest failure reason shown inside a view cell (the tidy table keeps the full text).
 REASON_CHARS = 60
 
@@ -189,45 +201,61 @@ def short_reason(reason: Any, chars: int = REASON_CHARS) -> str:
 
 
 def cell_stats(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, dataset, model, metric, method): the numbers behind a view cell.
+    """Per comparison cell: the numbers behind a view cell.
 
-    Columns: the keys, ``higher_is_better``, ``n`` (ok seeds with a finite value), ``mean``,
-    ``std`` (sample std, NaN when ``n < 2``), ``values`` (tuple, by seed), ``seeds`` (tuple),
-    ``n_failed`` (failed runs), ``reasons`` (tuple of distinct failure reasons, sorted).
-    Only (key, method) pairs with at least one run appear; see :func:`comparison` for missing.
+    A cell is (task, dataset, model, setting, metric, method, variant): runs that differ in
+    their seed only (see :mod:`benchmark.reporting.variants` for setting and variant).
+
+    Columns: :data:`CELL_KEYS`, ``higher_is_better``, ``n`` (ok seeds with a finite value),
+    ``mean``, ``std`` (sample std, NaN when ``n < 2``), ``values`` (tuple, by seed), ``seeds``
+    (tuple), ``n_failed`` (failed runs), ``reasons`` (tuple of distinct failure reasons,
+    sorted), ``run_ids`` (tuple), ``setting_key`` and ``variant_key`` (JSON of the
+    run-defining settings). Only cells with at least one run appear; see :func:`comparison`
+    for missing ones.
     """
-    columns = [*KEY_COLUMNS, "method", "higher_is_better", "n", "mean", "std", "values",
-               "seeds", "n_failed", "reasons"]
+    columns = [*CELL_KEYS, "higher_is_better", "n", "mean", "std", "values", "seeds",
+               "n_failed", "reasons", "run_ids", "setting_key", "variant_key"]
     if table.empty:
         return pd.DataFrame(columns=columns)
+    grouped = variants.assign(table)
     out = []
-    for key, group in table.groupby([*KEY_COLUMNS, "method"], sort=False, dropna=False):
-        ok = group[(group["status"] == "ok") & np.isfinite(group["value"].to_numpy(float))]
-        ok = ok.sort_values(["seed", "run_id"], kind="stable")
-        failed = group[group["status"] != "ok"]
-        values = tuple(float(v) for v in ok["value"])
-        hib = group["higher_is_better"].dropna()
-        out.append({
-            **dict(zip([*KEY_COLUMNS, "method"], key, strict=True)),
-            "higher_is_better": bool(hib.iat[0]) if len(hib) else True,
-            "n": len(values),
-            "mean": float(np.mean(values)) if values else math.nan,
-            "std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
-            "values": values,
-            "seeds": tuple(int(s) for s in ok["seed"]),
-            "n_failed": int(failed["run_id"].nunique()),
-            "reasons": tuple(sorted({str(r) for r in failed["reason"].dropna()})),
-        })
-    stats = pd.DataFrame(out, columns=columns)
-    return _sort_keys(stats, with_method=True)
+    for key, group in grouped.groupby(list(CELL_KEYS), sort=False, dropna=False):
+        out.append({**dict(zip(CELL_KEYS, key, strict=True)), **_cell(group)})
+    return _sort_cells(pd.DataFrame(out, columns=columns))
 
 
-def _sort_keys(frame: pd.DataFrame, *, with_method: bool) -> pd.DataFrame:
+def _cell(group: pd.DataFrame) -> dict[str, Any]:
+    """The numbers of one cell's tidy rows."""
+    ok = group[(group["status"] == "ok") & np.isfinite(group["value"].to_numpy(float))]
+    ok = ok.sort_values(["seed", "run_id"], kind="stable")
+    failed = group[group["status"] != "ok"]
+    values = tuple(float(v) for v in ok["value"])
+    hib = group["higher_is_better"].dropna()
+    return {
+        "higher_is_better": bool(hib.iat[0]) if len(hib) else True,
+        "n": len(values),
+        "mean": float(np.mean(values)) if values else math.nan,
+        "std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+        "values": values,
+        "seeds": tuple(int(s) for s in ok["seed"]),
+        "n_failed": int(failed["run_id"].nunique()),
+        "reasons": tuple(sorted({str(r) for r in failed["reason"].dropna()})),
+        "run_ids": tuple(sorted(set(group["run_id"]))),
+        "setting_key": group["setting_key"].iat[0],
+        "variant_key": group["variant_key"].iat[0],
+    }
+
+
+def _row_rank(row: pd.Series) -> tuple:
+    return (task_rank(str(row["task"])), str(row["dataset"]), str(row["model"]),
+            variants.natural_key(str(row["setting"])), str(row["metric"]))
+
+
+def _sort_cells(frame: pd.DataFrame) -> pd.DataFrame:
     def key(i: int) -> tuple:
         row = frame.iloc[i]
-        base = (task_rank(str(row["task"])), str(row["dataset"]), str(row["model"]),
-                str(row["metric"]))
-        return (*base, method_rank(str(row["method"]))) if with_method else base
+        return (*_row_rank(row), method_rank(str(row["method"])),
+                variants.natural_key(str(row["variant"])))
 
     return frame.iloc[sorted(range(len(frame)), key=key)].reset_index(drop=True)
 
@@ -272,6 +300,50 @@ def best_methods(stats: dict[str, Any], higher_is_better: bool) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- views
+def view_columns(
+    stats: pd.DataFrame, methods_order: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """The (method, variant) columns of a view, in column order.
+
+    Methods follow ``methods_order`` (default :data:`METHOD_ORDER`, unknown ones
+    alphabetically), variants of one method their label in natural order. A core method
+    without any cell gets its plain column (shown as missing).
+    """
+    order = tuple(methods_order or METHOD_ORDER)
+    pairs = dict.fromkeys(zip(stats["method"], stats["variant"], strict=True)) if len(
+        stats) else {}
+    have = {m for m, _ in pairs}
+    pairs.update({(m, m): None for m in CORE_METHODS if m not in have})
+    return sorted(pairs, key=lambda mv: (method_rank(mv[0], order),
+                                         variants.natural_key(mv[1])))
+
+
+def baseline_cell(cells: pd.DataFrame) -> pd.Series | None:
+    """The baseline cell among one row's cells (``None`` unless there is exactly one)."""
+    base = cells[cells["method"] == BASELINE]
+    return base.iloc[0] if len(base) == 1 else None
+
+
+def _view_row(key: tuple, group: pd.DataFrame, columns: list[tuple[str, str]]) -> dict:
+    by_variant = {v: None for _, v in columns}
+    by_variant.update({str(r["variant"]): r for _, r in group.iterrows()})
+    hib = bool(group["higher_is_better"].iat[0])
+    decimals = decimals_for([float(v) for vals in group["values"] for v in vals])
+    row: dict[str, Any] = dict(zip(ROW_COLUMNS, key, strict=True))
+    row["higher_is_better"] = hib
+    for _, v in columns:
+        row[v] = format_cell(by_variant[v], decimals)
+    base = baseline_cell(group)
+    for m, v in columns:
+        if m == BASELINE:
+            continue
+        cell = by_variant[v]
+        ok = base is not None and cell is not None and base["n"] > 0 and cell["n"] > 0
+        row[f"Δ {v}"] = format_delta(cell["mean"] - base["mean"] if ok else math.nan, decimals)
+    row["best"] = ",".join(best_methods(by_variant, hib))
+    return row
+
+
 def comparison(table: pd.DataFrame, methods_order: Sequence[str] | None = None) -> pd.DataFrame:
     """The wide comparison view of the tidy table.
 
@@ -281,35 +353,27 @@ def comparison(table: pd.DataFrame, methods_order: Sequence[str] | None = None) 
             listed follow alphabetically. Baseline, random erasing and HaS always get a column.
 
     Returns:
-        One row per (task, dataset, model, metric): those keys, ``higher_is_better``, one
-        text column per method (``mean ± std (n=…)`` / ``failed (reason)`` / ``missing``),
-        ``Δ <method>`` per non-baseline method (mean − baseline mean, ``n/a`` when either is
-        absent) and ``best`` (comma-separated best methods of the row).
+        One row per (task, dataset, model, setting, metric): those keys (``setting`` names
+        what differs between the epochs / options of one (task, dataset, model), empty when
+        they agree), ``higher_is_better``, one text column per method variant (``mean ± std
+        (n=…)`` / ``failed (reason)`` / ``missing``; named by the method, or ``method
+        (what differs)`` when a method ran in several variants), ``Δ <variant>`` per
+        non-baseline variant (mean − the same row's baseline mean, ``n/a`` when either is
+        absent) and ``best`` (comma-separated best variants of the row).
     """
     stats = cell_stats(table)
-    methods = order_methods(table["method"].dropna().unique() if len(table) else [],
-                            methods_order)
-    others = [m for m in methods if m != BASELINE]
-    columns = [*KEY_COLUMNS, "higher_is_better", *methods, *(f"Δ {m}" for m in others), "best"]
-    rows = []
-    for key, group in stats.groupby(list(KEY_COLUMNS), sort=False, dropna=False):
-        by_method = {m: None for m in methods}
-        by_method.update({str(r["method"]): r for _, r in group.iterrows()})
-        hib = bool(group["higher_is_better"].iat[0])
-        decimals = decimals_for([float(v) for vals in group["values"] for v in vals])
-        row: dict[str, Any] = dict(zip(KEY_COLUMNS, key, strict=True))
-        row["higher_is_better"] = hib
-        for m in methods:
-            row[m] = format_cell(by_method[m], decimals)
-        base = by_method.get(BASELINE)
-        for m in others:
-            cell = by_method[m]
-            ok = base is not None and cell is not None and base["n"] > 0 and cell["n"] > 0
-            row[f"Δ {m}"] = format_delta(cell["mean"] - base["mean"] if ok else math.nan,
-                                         decimals)
-        row["best"] = ",".join(best_methods(by_method, hib))
-        rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    columns = view_columns(stats, methods_order)
+    header = [*ROW_COLUMNS, "higher_is_better",
+              *(v for _, v in columns), *(f"Δ {v}" for m, v in columns if m != BASELINE),
+              "best"]
+    rows = [_view_row(key, group, columns)
+            for key, group in stats.groupby(list(ROW_COLUMNS), sort=False, dropna=False)]
+    return pd.DataFrame(rows, columns=header)
+
+
+def stats_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The numeric statistics of every cell (``stats.csv``; see :mod:`.stats`)."""
+    return cell_statistics.numeric_table(cell_statistics.with_comparisons(cell_stats(table)))
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -395,10 +459,11 @@ def render(view: pd.DataFrame, fmt: str) -> str:
 def write_views(
     results_dir: str | Path, formats: Sequence[str] = ("md", "csv", "latex")
 ) -> list[Path]:
-    """Write ``comparison.{md,csv,tex}`` (the requested formats) and ``table.csv``.
+    """Write ``comparison.{md,csv,tex}`` (the requested formats), ``table.csv``, ``stats.csv``.
 
     Returns:
-        The written paths: the comparison views in ``formats`` order, then ``table.csv``.
+        The written paths: the comparison views in ``formats`` order, then ``table.csv`` and
+        ``stats.csv`` (the numeric statistics, :func:`stats_table`).
     """
     results_dir = Path(results_dir)
     formats = [_format_name(fmt) for fmt in formats]
@@ -410,4 +475,5 @@ def write_views(
                                        render(view, fmt)))
     table_to_csv(table, results_dir / "table.csv")
     paths.append(results_dir / "table.csv")
+    paths.append(cell_statistics.write_csv(stats_table(table), results_dir / STATS_CSV))
     return paths

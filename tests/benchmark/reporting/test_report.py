@@ -16,7 +16,7 @@ from PIL import Image
 from scipy import special
 
 from benchmark.engine.paths import REPO_ROOT
-from benchmark.reporting import figures, report
+from benchmark.reporting import figures, report, stats
 
 _spec = importlib.util.spec_from_file_location(
     "record_fixture", Path(__file__).parents[2] / "fixtures" / "record_fixture.py")
@@ -70,15 +70,15 @@ def _hand_welch(a, b):
 def test_welch_matches_hand_computation():
     a, b = [55.0, 57.0, 56.5, 58.25], [50.0, 52.0, 54.0]
     t, df, p = _hand_welch(a, b)
-    result = report.welch_test(a, b)
-    assert result.t == pytest.approx(t, rel=1e-12)
+    result = stats.welch_t(a, b)
+    assert result.statistic == pytest.approx(t, rel=1e-12)
     assert result.df == pytest.approx(df, rel=1e-12)
     assert result.p == pytest.approx(p, rel=1e-9)
     assert report.significance_mark(result.p) == ("*" if 0.01 <= p < 0.05 else
                                                   "**" if 0.001 <= p < 0.01 else
                                                   "***" if p < 0.001 else "ns")
-    assert report.welch_test([1.0], [1.0, 2.0]) is None  # n < 2: no p at all
-    assert report.welch_test([1.0, 1.0], [2.0, 2.0]) is None  # zero variance on both sides
+    assert stats.welch_t([1.0], [1.0, 2.0]) is None  # n < 2: no p at all
+    assert stats.welch_t([1.0, 1.0], [2.0, 2.0]) is None  # zero variance on both sides
     assert [report.significance_mark(p) for p in (0.0005, 0.005, 0.03, 0.2)] == [
         "***", "**", "*", "ns"]
 
@@ -93,13 +93,14 @@ def test_report_tables_show_stats_failed_missing_single_seed_and_paper(generated
     assert md.index("## Summary") < md.index("## classification") < md.index("## wsol")
 
     has, base = (_values("classification", m, "top1") for m in ("has", "baseline"))
-    _, _, p = _hand_welch(has, base)
+    _, _, p = _hand_welch(has, base)  # has lost seed 2, the baseline did not: unpaired
     delta = statistics.mean(has) - statistics.mean(base)
-    expected = f"{delta:+.2f} {report.significance_mark(p)} (p={p:.3f})"
     line = next(li for li in md.splitlines() if li.startswith("| cifar10-synth") and "top1" in li)
-    assert expected.replace("*", r"\*") in line
+    assert re.search(re.escape(f"{delta:+.2f} \\[") + r"[-+]\d+\.\d\d, [-+]\d+\.\d\d\\\] ns "
+                     + re.escape(f"(Welch, p={p:.3f}, adj. p="), line), line
+    assert "(paired t, p=" in line  # random erasing holds the baseline's seeds: paired
     assert f"**{statistics.mean(has):.2f} ± {statistics.stdev(has):.2f} (n=2, 1 failed)**" in line
-    assert "53.50 (n=1)" in line and "+1.50 (p n/a)" in line  # single-seed cell: no p
+    assert "53.50 (n=1)" in line and "| +1.50 (1 seed) |" in line  # single seed: no p at all
     assert "+1.05 (ImageNet-val, ResNet-50)" in line  # the paper's Δ beside ours
 
     wsol = next(li for li in md.splitlines()
@@ -117,7 +118,10 @@ def test_report_tables_show_stats_failed_missing_single_seed_and_paper(generated
     assert "HaS-32 / seed 2" in not_recorded
     failed = md.split("## Failed runs")[1].split("##")[0]
     assert "DataLoader worker (pid 42) killed" in failed and "CAM layer" in failed
-    assert "Welch" in md and "equal_var=False" in md
+    methods = md.split("## Summary")[0]  # the statistical methods are stated up front
+    for name in ("ttest_rel", "equal_var=False", "scipy.stats.bootstrap",
+                 "false_discovery_control", "Benjamini–Hochberg", "1 seed"):
+        assert name in methods, name
 
 
 def test_report_provenance_and_no_timestamps(generated):

@@ -142,7 +142,7 @@ def test_comparison_view_cells_deltas_best_failed_missing(tmp_path):
     fixture.make_records(tmp_path, with_artifacts=False)
     view = results.comparison(results.load_table(tmp_path))
     assert list(view.columns) == [
-        "task", "dataset", "model", "metric", "higher_is_better",
+        "task", "dataset", "model", "setting", "metric", "higher_is_better",
         "baseline", "random_erasing", "has", "has-32",
         "Δ random_erasing", "Δ has", "Δ has-32", "best"]
     assert len(view) == 6  # every (task, dataset, model, metric), failed ones included
@@ -170,7 +170,8 @@ def test_comparison_view_cells_deltas_best_failed_missing(tmp_path):
 
     ordered = results.comparison(results.load_table(tmp_path),
                                  methods_order=["has", "baseline"])
-    assert list(ordered.columns[5:9]) == ["has", "baseline", "has-32", "random_erasing"]
+    assert list(ordered.columns[6:10]) == ["has", "baseline", "has-32", "random_erasing"]
+    assert (view["setting"] == "").all()  # one setting per (task, dataset, model): no label
 
 
 def test_cell_stats_numbers(tmp_path):
@@ -208,7 +209,7 @@ def test_write_views_is_byte_stable(tmp_path):
     fixture.make_records(tmp_path, with_artifacts=False)
     paths = results.write_views(tmp_path)
     assert [p.name for p in paths] == ["comparison.md", "comparison.csv", "comparison.tex",
-                                       "table.csv"]
+                                       "table.csv", "stats.csv"]
     first = {p: p.read_bytes() for p in paths}
     assert all(first.values())
     results.write_views(tmp_path)
