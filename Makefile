@@ -13,6 +13,10 @@ TASK ?=
 THREADS ?= 1
 # Runs of the demo executed at once (each in its own process with THREADS threads).
 DEMO_WORKERS ?= 2
+# mmcv for `make install`: auto (default) keeps an installed full mmcv (compiled ops) and installs
+# the lock without mmcv-lite; full never installs mmcv-lite; lite installs the lock as it is
+# (refused while a full mmcv is installed). See scripts/lock_for_install.py, requirements/README.md.
+MMCV ?= auto
 
 .PHONY: install demo test lint mutation bench-perf bench tables reproduce-all clean-venv
 
@@ -25,7 +29,9 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check pip==25.3
 	@# --no-deps: the lock lists every package; this keeps mmengine/mmcv-lite/mmaction2/grad-cam
 	@# from pulling opencv-python variants over opencv-python-headless (see requirements/README.md).
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/lock.txt
+	@# The lock's lines for this venv: without mmcv-lite where a full mmcv is installed (MMCV).
+	$(PY) scripts/lock_for_install.py --lock requirements/lock.txt --mmcv $(MMCV) > $(VENV)/.lock-install.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r $(VENV)/.lock-install.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 

@@ -8,4 +8,31 @@ document renderer) <- ``cli``. The engine, the report and the CLI reach tasks on
 the registry (``tasks.get_task``, ``tasks.available_tasks``).
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+
+def package_version() -> str:
+    """The version of hasbench: the installed distribution's metadata, else ``pyproject.toml``'s.
+
+    The fallback covers a source checkout imported without being installed (``PYTHONPATH``).
+
+    Returns:
+        The version string, e.g. ``"0.1.0"``.
+    """
+    from importlib import metadata
+
+    try:
+        return metadata.version("hasbench")
+    except metadata.PackageNotFoundError:
+        import tomllib
+        from pathlib import Path
+
+        with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as f:
+            return tomllib.load(f)["project"]["version"]
+
+
+def __getattr__(name: str) -> str:
+    """``benchmark.__version__``, looked up on first use (importing the package stays cheap)."""
+    if name == "__version__":
+        return package_version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,6 +17,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hasbench", description="Hide-and-Seek measured with one protocol on every task."
     )
+    from benchmark import package_version
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="tasks, datasets, models, methods and suites")

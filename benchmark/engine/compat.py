@@ -5,6 +5,7 @@ and the OpenMMLab run loop (``benchmark.engine.mmrun``) call it themselves. Ever
 checks whether its breakage is present and does nothing otherwise, so a cluster with a full
 mmcv (compiled ops) or a fixed mmaction2 runs the upstream code untouched.
 Upstream files are never edited. :data:`APPLIED` lists what was patched in this process.
+:func:`torchreid_module` (not a shim) imports torchreid code in either of its import layouts.
 
 The breakages (verified on the pinned stack, see requirements/README.md):
 
@@ -159,6 +160,28 @@ def allow_mmengine_checkpoint_globals() -> bool:
     torch.serialization.add_safe_globals(safe)
     APPLIED.append("torch.load allow-list for mmengine checkpoints")
     return True
+
+
+def torchreid_module(path: str) -> types.ModuleType:
+    """Import torchreid's module ``path`` in whichever of its two layouts is installed.
+
+    PyPI's ``torchreid`` 0.2.5 (the package the lock installs; torchreid-pip, a repackaging of
+    deep-person-reid 1.4.0) keeps the code under ``torchreid.reid`` (``torchreid.reid.data``);
+    the official deep-person-reid, installed from its repository, has it at the top
+    (``torchreid.data``). Both set the top-level attributes (``torchreid.data``,
+    ``torchreid.models``, ...), but only one of the two dotted module paths imports.
+
+    Args:
+        path: The module below the package's code, e.g. ``"data.datasets.image"``.
+
+    Returns:
+        ``torchreid.reid.<path>`` where the PyPI layout is installed, else ``torchreid.<path>``.
+
+    Raises:
+        ModuleNotFoundError: torchreid is not installed, or its layout has no such module.
+    """
+    pypi_layout = importlib.util.find_spec("torchreid.reid") is not None  # imports torchreid
+    return importlib.import_module(f"torchreid.reid.{path}" if pypi_layout else f"torchreid.{path}")
 
 
 _DONE = False

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.engine.compat import torchreid_module
 from tasks.reid.train import import_torchreid
 
 SPLITS = ("bounding_box_train", "query", "bounding_box_test")
@@ -102,7 +103,7 @@ def register_offline_datasets() -> dict[str, type]:
     if hasattr(register_offline_datasets, "cache"):
         return register_offline_datasets.cache
     torchreid = import_torchreid()
-    from torchreid.reid.data.datasets import image as tr_image
+    tr_image = torchreid_module("data.datasets.image")
 
     classes = {}
     for dataset, base in (("market1501", tr_image.Market1501),
@@ -130,7 +131,7 @@ def _refuse_download(layout: ReidLayout):
 
 def _checked_getitem(self, index):
     from PIL import Image
-    from torchreid.reid.data.datasets.dataset import ImageDataset
+    ImageDataset = torchreid_module("data.datasets.dataset").ImageDataset
 
     path = self.data[index][0]
     try:
