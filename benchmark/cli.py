@@ -126,20 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Known, harmless warnings of the pinned stack that would bury the progress lines.
-QUIET_WARNINGS = (
-    "pkg_resources is deprecated",
-    "Fail to import ``MultiScaleDeformableAttention``",
-    "Cython evaluation",
-)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hasbench`` console script."""
-    import warnings
+    from benchmark.engine.progress import quiet_known_warnings
 
-    for message in QUIET_WARNINGS:
-        warnings.filterwarnings("ignore", message=f".*{message}")
+    quiet_known_warnings()
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -16,6 +16,9 @@ from benchmark.engine.suite import Suite, SuiteRun
 
 
 def _run_in_worker(args: tuple[RunSpec, str, str]) -> tuple[str, str, float]:
+    from benchmark.engine.progress import quiet_known_warnings
+
+    quiet_known_warnings()  # a spawned worker does not inherit the CLI's filters
     from benchmark.engine.runner import run_one
 
     spec, results_dir, suite_name = args

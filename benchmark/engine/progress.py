@@ -33,6 +33,22 @@ NOISE = (
 )
 
 
+#: Known, harmless import-time warnings of the pinned stack (before any run's log exists).
+QUIET_WARNINGS = (
+    "pkg_resources is deprecated",
+    "Fail to import ``MultiScaleDeformableAttention``",
+    "Cython evaluation",
+)
+
+
+def quiet_known_warnings() -> None:
+    """Ignore :data:`QUIET_WARNINGS` in this process (the CLI and every worker process)."""
+    import warnings
+
+    for message in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=f".*{message}")
+
+
 def check_progress(mode: str) -> str:
     """Return ``mode`` if it is one of :data:`PROGRESS_MODES`, else raise ``ValueError``."""
     if mode not in PROGRESS_MODES:

@@ -194,6 +194,9 @@ class SuiteJob(submitit.helpers.Checkpointable):
 
     def __call__(self, spec: RunSpec, results_dir: str, suite_name: str) -> tuple[str, str, float]:
         """Run ``spec`` and return (run id, record status, wall seconds)."""
+        from benchmark.engine.progress import quiet_known_warnings
+
+        quiet_known_warnings()
         from benchmark.engine.runner import prepare, run_one
 
         cpus = os.environ.get("SLURM_CPUS_PER_TASK")

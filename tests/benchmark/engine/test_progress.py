@@ -140,3 +140,21 @@ def test_bad_execution_options_exit_2_before_data_is_generated(capsys, tmp_path,
     code = main(["run", "classification", "--synthetic", "--results", str(tmp_path / "r"), *argv])
     assert code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "r" / "data").exists()
+
+
+def test_worker_processes_ignore_the_known_import_warnings():
+    import subprocess
+    import sys
+
+    code = ("import warnings, multiprocessing as mp\n"
+            "from benchmark.engine.progress import quiet_known_warnings\n"
+            "quiet_known_warnings()\n"
+            "with warnings.catch_warnings(record=True) as seen:\n"
+            "    warnings.simplefilter('default')\n"
+            "    quiet_known_warnings()\n"
+            "    warnings.warn('pkg_resources is deprecated as an API', UserWarning)\n"
+            "    warnings.warn('a real one', UserWarning)\n"
+            "print([str(w.message) for w in seen])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "['a real one']"
