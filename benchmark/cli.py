@@ -42,6 +42,15 @@ def _parser() -> argparse.ArgumentParser:
                           "torchreid checkpoint; a bare name is looked up in $HASBENCH_WEIGHTS, "
                           "default ~/.cache/torch/hub/checkpoints); part of the run id by its "
                           "sha256")
+    run.add_argument("--cfg-options", nargs="+", action="extend", default=[],
+                     metavar="KEY=VALUE",
+                     help="set keys of the task's built config, mmengine's DictAction syntax "
+                          "(e.g. optim_wrapper.optimizer.momentum=0.8; re-ID: train.lr=0.001); "
+                          "an unknown key is an error; part of the run id")
+    run.add_argument("--method-file", metavar="PATH",
+                     help="a YAML or Python file declaring your own methods (stages per "
+                          "framework, parameters to record; docs/own-method.md): pick one "
+                          "with --method; part of the run id by its sha256")
     run.add_argument("--work-dir", help="parent of the run's work dir (default RESULTS/work)")
     execution = run.add_argument_group("execution (how the run is watched; not in the run id)")
     execution.add_argument("--vis-backend", choices=["local", "tensorboard", "wandb", "mlflow"],
@@ -219,6 +228,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec = spec.with_options(pretrained=args.pretrained)
     if args.amp:
         spec = spec.with_options(amp=args.amp)
+    if args.cfg_options:
+        from benchmark.cfg_options import parse_pairs
+
+        spec = spec.with_options(cfg_options=parse_pairs(args.cfg_options))
+    if args.method_file:
+        spec = spec.with_options(method_file=args.method_file)
     record = run_one(spec, args.results, work_root=args.work_dir)
     print(json.dumps({"run_id": record.run_id, "status": record.status,
                       "metrics": record.metrics, "reason": record.reason}, indent=1))

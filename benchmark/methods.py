@@ -6,7 +6,8 @@ framework's own erasing transform; ``has`` / ``has-16`` ... insert our HaS stage
 whole time steps of a clip (the paper's HaS for video; only video tasks take it);
 ``full-image`` trains nothing: a WSOL reference row that predicts the box covering the whole
 image. This module knows frameworks, never tasks: tasks call it with their config and get the
-config back.
+config back. Your own methods (a method file, or a ``hasbench.methods`` entry point) are
+:mod:`benchmark.user_methods`.
 
 OpenMMLab pipeline lists do not merge under ``_base_`` inheritance, so stages are inserted
 with :func:`insert_stages` relative to an anchor stage instead of copying lists.
@@ -77,15 +78,30 @@ METHODS: dict[str, Method] = {
 }
 
 
-def get_method(name: str) -> Method:
-    """Look up a method by name.
+def get_method(name: str, options: Mapping[str, Any] | None = None) -> Method:
+    """Look up a method by name: built in, else a user method (``benchmark.user_methods``).
+
+    Args:
+        name: The method's name.
+        options: The run's options (a ``method_file`` declaring user methods); None also
+            finds the methods of method files read in this process.
 
     Raises:
-        ValueError: naming the known methods when ``name`` is not one of them.
+        ValueError: naming the known methods when ``name`` is none of them.
     """
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(METHODS)}")
-    return METHODS[name]
+    if name in METHODS:
+        return METHODS[name]
+    from benchmark.user_methods import entry_points, find_user_method
+
+    found = find_user_method(name, options)
+    if found is None:
+        installed = ", ".join(entry_points())
+        raise ValueError(
+            f"unknown method {name!r}; known methods: {', '.join(METHODS)}"
+            + (f"; from installed packages: {installed}" if installed else "")
+            + "; or declare your own in a method file (--method-file, docs/own-method.md)"
+        )
+    return found
 
 
 #: Spec options (``--option KEY=VALUE``, ``hasbench run --has-...``, suite ``options``) that
@@ -112,12 +128,19 @@ def method_for(name: str, options: Mapping[str, Any] | None = None) -> Method:
     smaller inputs) and ``has_hide_prob`` override the ``has`` / ``has+random_erasing``
     defaults; ``has_hide_prob`` also applies to the fixed-grid ``has-16`` ... variants;
     ``has_placement`` (``pipeline`` | ``preprocessor``) says where OpenMMLab runs hide. They
-    are checked here, before anything is trained.
+    are checked here, before anything is trained. A name that is not built in is a user
+    method (:mod:`benchmark.user_methods`: the options' ``method_file``, or an entry point).
 
     Raises:
         ValueError: naming the option (and its ``hasbench run`` flag), what is wrong and the fix.
     """
-    method = get_method(name)
+    if options and options.get("method_file") and name in METHODS:
+        from benchmark.user_methods import load_method_file
+
+        load_method_file(options["method_file"])  # the file's own mistakes first
+        raise ValueError(f"--method-file is given but method {name!r} is built in; pass one of "
+                         "the file's methods with --method, or drop --method-file")
+    method = get_method(name, options if options is not None else {})
     given = {key: options[key] for key in HAS_OPTIONS if options and key in options}
     if not given:
         return method

@@ -7,6 +7,8 @@ and the metric renames).
 
 from __future__ import annotations
 
+import functools
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import Any
 
 from benchmark.engine.paths import REPO_ROOT, data_dir
 from benchmark.engine.spec import EXECUTION_OPTIONS, PRETRAINED_OPTION, RunSpec, TaskOutput
+from benchmark.user_methods import USER_OPTIONS, fits_task, needs_overlay, with_method_file_digest
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class Task(ABC):
             seed=spec.seed,
             epochs=spec.epochs if spec.epochs is not None else info.default_epochs,
             device=spec.device,
-            options=_with_weights_digest(spec.options),
+            options=with_method_file_digest(_with_weights_digest(spec.options)),
             synthetic=spec.synthetic,
         )
 
@@ -126,7 +129,7 @@ class Task(ABC):
                 f"unknown model {spec.model!r} for task {self.name!r}; known: "
                 f"{', '.join(self.models)}"
             )
-        if spec.method not in self.methods:
+        if spec.method not in self.methods and not fits_task(spec, self):
             raise ValueError(
                 f"method {spec.method!r} is not available for task {self.name!r}; "
                 f"available: {', '.join(self.methods)}"
@@ -208,10 +211,34 @@ class Task(ABC):
 
 
 #: Run options every OpenMMLab task takes: ``benchmark.engine.mmrun.apply_spec``'s, the
-#: method's HaS arguments, the pretrained weights.
-MM_OPTIONS = EXECUTION_OPTIONS | frozenset({"batch_size", "lr", "amp",
+#: method's HaS arguments, the pretrained weights, ``--cfg-options`` and ``--method-file``
+#: (``benchmark.user_methods.USER_OPTIONS``).
+MM_OPTIONS = EXECUTION_OPTIONS | USER_OPTIONS | frozenset({"batch_size", "lr", "amp",
                         PRETRAINED_OPTION, f"{PRETRAINED_OPTION}_sha256",
                         "has_grid_sizes_px", "has_hide_prob", "has_placement"})
+
+#: How deep this thread is in ``build_config`` calls (a subclass may call its parent's).
+_BUILDING = threading.local()
+
+
+def _with_user_overlay(build: Callable[..., Any]) -> Callable[..., Any]:
+    """``build`` (a task's ``build_config``) followed by :meth:`MMTask.user_overlay`.
+
+    Only the outermost call applies it, so a ``build_config`` calling its parent's inserts the
+    user method once.
+    """
+
+    @functools.wraps(build)
+    def build_config(self: MMTask, spec: RunSpec, *args: Any, **kwargs: Any) -> Any:
+        depth = getattr(_BUILDING, "depth", 0)
+        _BUILDING.depth = depth + 1
+        try:
+            built = build(self, spec, *args, **kwargs)
+        finally:
+            _BUILDING.depth = depth
+        return built if depth or not needs_overlay(spec) else self.user_overlay(built, spec)
+
+    return build_config
 
 #: The loaders of an OpenMMLab config, in the order they are set up.
 MM_LOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
@@ -225,6 +252,10 @@ class MMTask(Task):
     :attr:`metric_names` and implement :meth:`build_config`; the default :meth:`run` trains
     that config and returns the renamed test metrics (override :meth:`test_split` and
     :meth:`extra` for what the record adds, or :meth:`run` itself for more).
+
+    Every subclass's :meth:`build_config` is wrapped (``__init_subclass__``) so that the config
+    it returns, wherever it is built (run, check, fingerprint, pretrained check, explain),
+    carries the spec's user method and ``--cfg-options`` (:meth:`user_overlay`).
     """
 
     #: Registry scope of the library: ``"mmpretrain"``, ``"mmseg"`` or ``"mmaction"``.
@@ -239,6 +270,13 @@ class MMTask(Task):
     task_options: frozenset[str] | None = frozenset()
     new_layer_prefixes: tuple[str, ...] = ("head.", "decode_head.", "auxiliary_head.",
                                            "cls_head.", "backbone.extra.")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap the subclass's own ``build_config`` with :meth:`user_overlay`."""
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build_config")
+        if build is not None and not getattr(build, "__isabstractmethod__", False):
+            cls.build_config = _with_user_overlay(build)
 
     # ----------------------------------------------------------------- config table
     @property
@@ -289,6 +327,8 @@ class MMTask(Task):
         if spec.model in self.models:
             self.config_file(spec)
         super().check(spec)
+        if needs_overlay(spec):  # the user method's stages build, the cfg_options keys exist
+            self.build_config(spec)
 
     # ----------------------------------------------------------------- the config
     @abstractmethod
@@ -299,6 +339,17 @@ class MMTask(Task):
             (``mmengine.Config`` pointed at the data with the method inserted, the method
             parameters to record).
         """
+
+    def user_overlay(self, built: tuple[Any, dict[str, Any]], spec: RunSpec
+                     ) -> tuple[Any, dict[str, Any]]:
+        """The built (config, method params) with the spec's user method and ``cfg_options``.
+
+        See :func:`benchmark.user_methods.overlay_mm_config`.
+        """
+        from benchmark.user_methods import overlay_mm_config
+
+        return overlay_mm_config(built, spec, framework=self.framework, scope=self.scope,
+                                 task_name=self.name)
 
     def apply_method(self, cfg: Any, spec: RunSpec, image_hw: tuple[int, int],
                      fill_mean: list[float] | None = None) -> tuple[Any, dict[str, Any]]:

@@ -138,6 +138,7 @@ def prepare(spec: RunSpec, results_dir: Path) -> tuple[Any, RunSpec]:
             missing data root, wrong layout, unwritable results dir).
     """
     from benchmark.methods import method_for
+    from benchmark.user_methods import check_run_options
     from tasks import get_task
 
     check_run_numbers(spec)
@@ -148,6 +149,7 @@ def prepare(spec: RunSpec, results_dir: Path) -> tuple[Any, RunSpec]:
         from benchmark.engine.amp import check_amp
 
         check_amp(str(spec.option_dict["amp"]), spec.device)
+    check_run_options(task, spec)  # --cfg-options / --method-file: well-formed, taken here
     task.check_options(spec)
     method_for(spec.method, spec.option_dict)  # the method, and its HaS options, checked
     resolved = task.resolve(spec)

@@ -19,6 +19,9 @@ EXECUTION_OPTIONS = frozenset({"launcher", "log_level", "num_workers", "vis_back
 #: The option naming a local pretrained-weights file (``--pretrained``); the run id holds the
 #: file's content (``pretrained_sha256``, which :meth:`Task.resolve` adds), not its location.
 PRETRAINED_OPTION = "pretrained"
+#: Options naming a file that the run id holds by content (``<option>_sha256``, added at
+#: resolution), not by location: pretrained weights and ``--method-file``.
+FILE_OPTIONS = (PRETRAINED_OPTION, "method_file")
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ class RunSpec:
     def run_id(self) -> str:
         """A stable, file-name-safe identifier of this run (the data root is not part of it)."""
         options = [self._id_item(key, value) for key, value in self.options
-                   if key not in EXECUTION_OPTIONS and key != f"{PRETRAINED_OPTION}_sha256"]
+                   if key not in EXECUTION_OPTIONS
+                   and key not in {f"{name}_sha256" for name in FILE_OPTIONS}]
         settings = json.dumps(
             {"epochs": self.epochs, "options": options, "synthetic": self.synthetic},
             sort_keys=True,
@@ -106,10 +110,10 @@ class RunSpec:
         return f"{safe}__seed{self.seed}__{digest}"
 
     def _id_item(self, key: str, value: Any) -> tuple[str, Any]:
-        """An option as the run id sees it: weights by their sha256 (else their file name)."""
-        if key != PRETRAINED_OPTION:
+        """An option as the run id sees it: a file (:data:`FILE_OPTIONS`) by its sha256."""
+        if key not in FILE_OPTIONS:
             return key, value
-        digest = self.option_dict.get(f"{PRETRAINED_OPTION}_sha256")
+        digest = self.option_dict.get(f"{key}_sha256")
         return key, f"sha256:{digest}" if digest else Path(str(value)).name
 
 

@@ -15,6 +15,8 @@ A manifest::
         options: {batch_size: 32}
         has_options: {has_placement: preprocessor}   # only for the methods that hide
         pretrained: resnet50-0676ba61.pth   # local weights ($HASBENCH_WEIGHTS), every method
+        cfg_options: {optim_wrapper.optimizer.momentum: 0.8}   # --cfg-options, every method
+        method_file: my_methods.yaml   # --method-file (relative to this file): its methods only
         resources: {gpus: 1, cpus: 4, mem_gb: 16, hours: 2}   # for the slurm executor
 
 Each entry expands to methods x seeds RunSpecs. ``has_options`` (``has_grid_sizes_px``,
@@ -22,7 +24,9 @@ Each entry expands to methods x seeds RunSpecs. ``has_options`` (``has_grid_size
 of the entry's hiding methods only, so the baseline's and random erasing's runs (and run ids)
 are the same with or without them (``has-frames`` takes ``has_hide_prob`` only). ``pretrained``
 (the ``pretrained`` option: a weights file, see ``benchmark.engine.pretrained``) joins every
-method's options; a method that trains nothing (``full-image``) runs once
+method's options, and so do ``cfg_options`` (``benchmark.cfg_options``); ``method_file``
+(``benchmark.user_methods``) joins the options of the methods that are not built in, so the
+built-in rows keep their run ids; a method that trains nothing (``full-image``) runs once
 (the first seed), with :data:`REFERENCE_RESOURCES`. Finished runs (a record with status ok) are
 skipped; failed runs are skipped too unless ``retry_failed`` (their reason is kept).
 """
@@ -46,7 +50,8 @@ DEFAULT_RESOURCES = {"gpus": 1, "cpus": 4, "mem_gb": 16, "hours": 4.0}
 #: What a run that trains nothing (``full-image``) asks a cluster for: no GPU, one hour.
 REFERENCE_RESOURCES = {"gpus": 0, "cpus": 4, "mem_gb": 16, "hours": 1.0}
 ENTRY_KEYS = {"task", "dataset", "synthetic", "model", "methods", "seeds", "epochs", "options",
-              "has_options", "resources", "device", "data_root", "pretrained"}
+              "has_options", "resources", "device", "data_root", "pretrained", "cfg_options",
+              "method_file"}
 
 
 @dataclass
@@ -94,19 +99,24 @@ def load_suite(name_or_path: str, results_dir: str | Path | None = None) -> Suit
                 f"{path}: run #{index} has unknown keys {sorted(unknown)} or no 'task' "
                 f"(allowed: {sorted(ENTRY_KEYS)})"
             )
-        runs.extend(_expand(entry, defaults))
+        runs.extend(_expand(entry, defaults, path.parent))
     results = Path(results_dir or data.get("results", f"results/{path.stem}"))
     if not results.is_absolute():
         results = REPO_ROOT / results if results_dir is None else results.resolve()
     return Suite(data.get("name", path.stem), results, runs, data.get("description", ""))
 
 
-def _expand(entry: dict[str, Any], defaults: dict[str, Any]) -> list[SuiteRun]:
+def _expand(entry: dict[str, Any], defaults: dict[str, Any], folder: Path) -> list[SuiteRun]:
     merged = {**defaults, **entry}
     resources = {**DEFAULT_RESOURCES, **defaults.get("resources", {}), **entry.get("resources", {})}
     options = dict(merged.get("options") or {})
     if merged.get("pretrained"):
         options["pretrained"] = merged["pretrained"]
+    if merged.get("cfg_options"):
+        options["cfg_options"] = dict(sorted(dict(merged["cfg_options"]).items()))
+    method_file = merged.get("method_file")
+    if method_file:
+        method_file = str(folder / Path(str(method_file)).expanduser())
     has_options = _has_options(merged)
     out = []
     seeds = merged.get("seeds", [0])
@@ -116,7 +126,9 @@ def _expand(entry: dict[str, Any], defaults: dict[str, Any]) -> list[SuiteRun]:
             continue  # nothing trained, nothing drawn: one run stands for every seed
         taken = {k: v for k, v in has_options.items()
                  if not (known and known.hides_frames) or k == "has_hide_prob"}
-        run_options = {**options, **taken} if known and known.hides else options
+        run_options = {**options, **taken} if known and known.hides else dict(options)
+        if method_file and not known:
+            run_options["method_file"] = method_file
         spec = RunSpec(
             task=merged["task"], method=method, dataset=merged.get("dataset"),
             data_root=merged.get("data_root"), model=merged.get("model"), seed=int(seed),

@@ -5,7 +5,9 @@ Data go through torchreid's own dataset classes (``Market1501``, ``DukeMTMCreID`
 ``ValueError`` naming the expected layout. Models are torchreid's (``resnet50``, the small
 ``osnet_x0_25`` for CPU), from random init; training is torchreid's ``ImageSoftmaxEngine``
 (cross-entropy with label smoothing). Settings live in ``configs/reid/*.yaml`` under
-torchreid's default-config keys; RunSpec options ``"section.key"`` override them.
+torchreid's default-config keys; RunSpec options ``"section.key"`` override them, and so do
+``--cfg-options section.key=value`` (option ``cfg_options``, checked like mmengine keys). A user
+method (``benchmark.user_methods``) inserts its ``torchreid`` stages into the training transform.
 
 Methods act on the training transform only: ``baseline`` = torchreid's ``random_flip`` +
 ``random_crop``; ``random_erasing`` adds torchreid's own ``random_erase`` (after
@@ -31,9 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.cfg_options import REID_OWNED, apply_plain, overrides_of
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import EXECUTION_OPTIONS, PRETRAINED_OPTION, RunSpec, TaskOutput
 from benchmark.methods import HAS_OPTIONS, method_for, scale_grid_sizes
+from benchmark.user_methods import USER_OPTIONS, UserMethod, add_torchreid_stages, torchreid_stages
 from tasks.base import IMAGE_METHODS, DatasetInfo, Task
 from tasks.reid.data import LAYOUTS, register_offline_datasets
 from tasks.reid.train import import_torchreid, run_torchreid, set_random_seed
@@ -121,11 +125,20 @@ class ReidTask(Task):
     })
 
     def build_config(self, spec: RunSpec) -> dict[str, Any]:
-        """The run's settings: the model's YAML, the options, and ``spec.epochs``."""
+        """The run's settings: the model's YAML, the options, ``cfg_options``, ``spec.epochs``.
+
+        ``cfg_options`` (``--cfg-options section.key=value``) take the same dotted keys as the
+        ``"section.key"`` options, list items by index; unknown keys are refused with close
+        matches (``benchmark.cfg_options``).
+        """
         config_options = {k: v for k, v in spec.option_dict.items()
                           if k not in HAS_OPTIONS and k not in EXECUTION_OPTIONS
-                          and k != "amp" and not k.startswith(PRETRAINED_OPTION)}
+                          and k not in USER_OPTIONS and k != "amp"
+                          and not k.startswith(PRETRAINED_OPTION)}
         cfg = apply_options(load_config(CONFIG_DIR / MODEL_CONFIGS[spec.model]), config_options)
+        overrides = overrides_of(spec.option_dict)
+        if overrides:
+            cfg = apply_plain(cfg, overrides, REID_OWNED, "the re-ID config (configs/reid)")
         if "num_workers" in spec.option_dict:  # an execution option: not in the run id
             cfg["data"]["workers"] = int(spec.option_dict["num_workers"])
         if spec.epochs is not None:
@@ -139,6 +152,9 @@ class ReidTask(Task):
                              "runs hide in the training transform (has_placement=pipeline)")
         super().check(spec)
         cfg = self.build_config(spec)
+        method = method_for(spec.method, spec.option_dict)
+        if isinstance(method, UserMethod):  # its torchreid stages import and build
+            torchreid_stages(method)
         if spec.device not in ("cpu", "cuda") and not spec.device.startswith("cuda:"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {spec.device!r}")
         if spec.device.startswith("cuda"):
@@ -234,6 +250,8 @@ def build_datamanager(cfg: dict[str, Any], spec: RunSpec, source: str, use_gpu: 
         params["has_grid_scaling"] = (
             "none: the paper's absolute pixels" if tuple(grid) == method.grid_sizes_px
             else f"scaled by short side {min(hw)} / {reference_px} px")
+    if isinstance(method, UserMethod):
+        params.update(add_torchreid_stages(datamanager, method))
     params["train_transform"] = [type(t).__name__ for t in datamanager.transform_tr.transforms]
     return datamanager, params
 
