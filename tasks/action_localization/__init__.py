@@ -42,6 +42,7 @@ from benchmark.engine import mmrun
 from benchmark.engine.mmrun import torch_threads
 from benchmark.engine.spec import EXECUTION_OPTIONS, RunSpec, TaskOutput
 from benchmark.methods import insert_stages, method_for
+from benchmark.user_methods import USER_OPTIONS
 from tasks.action_localization.figures import plot_tcam_figure, plot_tcams
 from tasks.base import DatasetInfo, MMTask, loader_datasets, require_paths
 
@@ -159,8 +160,8 @@ class ActionLocalizationTask(MMTask):
 
     def options(self, spec: RunSpec) -> dict[str, Any]:
         """The spec's options over :data:`DEFAULTS` (unknown keys rejected)."""
-        passthrough = {"batch_size", "amp", *EXECUTION_OPTIONS, "has_hide_prob",
-                       "has_placement"}
+        passthrough = {"batch_size", "amp", *EXECUTION_OPTIONS, *USER_OPTIONS,
+                       "has_hide_prob", "has_placement"}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
         placement = spec.option_dict.get("has_placement", "pipeline")
         if placement != "pipeline":

@@ -41,6 +41,7 @@ from benchmark.methods import (
     insert_stages,
     method_for,
 )
+from benchmark.user_methods import USER_OPTIONS
 from tasks.base import DatasetInfo, MMTask
 from tasks.video.data import check_video_list, load_clip_info, num_classes_of
 
@@ -100,7 +101,7 @@ class VideoTask(MMTask):
         if "has_mode" in spec.option_dict:
             raise ValueError("option has_mode is gone: use --method has-frames to hide whole "
                              "frames, --method has for one grid mask per clip")
-        passthrough = {"batch_size", "amp", *EXECUTION_OPTIONS, "pretrained",
+        passthrough = {"batch_size", "amp", *EXECUTION_OPTIONS, *USER_OPTIONS, "pretrained",
                        "pretrained_sha256", *HAS_OPTIONS}
         unknown = set(spec.option_dict) - set(DEFAULTS) - passthrough
         if unknown:
