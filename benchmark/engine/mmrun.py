@@ -294,6 +294,9 @@ def _console_runner_class(runner_class: Any) -> Any:
         def build_logger(self, *args: Any, **kwargs: Any) -> Any:
             logger = super().build_logger(*args, **kwargs)
             quiet_console(logger)
+            # Warnings while the model and datasets are built (mmseg's deprecations) go through
+            # the logger too; run_mm's catch_warnings restores the hook afterwards.
+            warnings.showwarning = _warning_to_log(logger)
             return logger
 
     return ConsoleRunner
@@ -375,7 +378,6 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str, pretrained: s
     progress = ProgressLine(spec.label, spec.epochs, spec.option_dict.get("progress", "auto"))
     with _device(spec.device), warnings.catch_warnings():
         runner = _console_runner_class(Runner).from_cfg(cfg)
-        warnings.showwarning = _warning_to_log(runner.logger)
         runner.register_hook(_history_hook(work_dir, progress), priority="LOW")
         if pretrained:
             runner.register_hook(_pretrained_hook(pretrained, tuple(new_layer_prefixes)),

@@ -30,6 +30,9 @@ NOISE = (
     "Loads checkpoint by",
     "Cython evaluation",
     "is deprecated",
+    "would be deprecated",
+    "avg_non_ignore",
+    "The prefix is not set in metric class",
 )
 
 
