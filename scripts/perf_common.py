@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 
-
-def cpu_name() -> str:
-    """The CPU model (``/proc/cpuinfo``), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from benchmark.engine.runner import cpu_model
 
 
 def machine_meta() -> dict[str, str | int]:
     """CPU model, cores, machine type and Python, for every result row."""
-    return {"cpu": cpu_name(), "cores": os.cpu_count() or 0, "machine": platform.machine(),
+    return {"cpu": cpu_model(), "cores": os.cpu_count() or 0, "machine": platform.machine(),
             "python": platform.python_version()}

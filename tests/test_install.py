@@ -1,4 +1,4 @@
-"""hasbench's wheel builds without a C compiler and holds every module of its packages."""
+"""hasbench's wheel builds without a C compiler and holds every module, py.typed and LICENSE."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _source_modules() -> set[str]:
 def test_wheel_builds_without_a_compiler_and_holds_every_package(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO_ROOT / name, src / name)
     for package in ("benchmark", "tasks"):
         shutil.copytree(REPO_ROOT / package, src / package,
@@ -39,3 +39,8 @@ def test_wheel_builds_without_a_compiler_and_holds_every_package(tmp_path):
             "tasks/wsol/__init__.py"} <= modules
     assert modules <= names, sorted(modules - names)
     assert not [n for n in names if n.endswith((".so", ".c"))]  # pure Python
+    assert "benchmark/py.typed" in names
+    (info,) = {n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA")}
+    assert f"{info}/licenses/LICENSE" in names
+    metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
+    assert "License-Expression: MIT" in metadata and "Classifier: Typing :: Typed" in metadata

@@ -25,12 +25,10 @@ PROGRESS_MODES = ("auto", "bar", "lines", "off")
 
 #: Messages of the pinned stack that say nothing about the run (deprecations, resume notes).
 NOISE = (
-    "will be deprecated",
+    "deprecated",
     "Did not find last_checkpoint to be resumed",
     "Loads checkpoint by",
     "Cython evaluation",
-    "is deprecated",
-    "would be deprecated",
     "avg_non_ignore",
     "The prefix is not set in metric class",
 )

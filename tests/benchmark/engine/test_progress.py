@@ -142,19 +142,19 @@ def test_bad_execution_options_exit_2_before_data_is_generated(capsys, tmp_path,
     assert not (tmp_path / "r" / "data").exists()
 
 
-def test_worker_processes_ignore_the_known_import_warnings():
-    import subprocess
-    import sys
+def test_the_local_worker_installs_the_known_warning_filters(monkeypatch):
+    import warnings
 
-    code = ("import warnings, multiprocessing as mp\n"
-            "from benchmark.engine.progress import quiet_known_warnings\n"
-            "quiet_known_warnings()\n"
-            "with warnings.catch_warnings(record=True) as seen:\n"
-            "    warnings.simplefilter('default')\n"
-            "    quiet_known_warnings()\n"
-            "    warnings.warn('pkg_resources is deprecated as an API', UserWarning)\n"
-            "    warnings.warn('a real one', UserWarning)\n"
-            "print([str(w.message) for w in seen])\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
-    assert out.strip() == "['a real one']"
+    from benchmark.engine import local, runner
+
+    class _Record:
+        outcome = ("id", "ok", 0.0)
+
+    monkeypatch.setattr(runner, "run_one", lambda *args, **kwargs: _Record())
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        local._run_in_worker((RunSpec("classification"), "/tmp", "demo"))
+        warnings.warn("pkg_resources is deprecated as an API", UserWarning, stacklevel=1)
+        warnings.warn("a real one", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in seen] == ["a real one"]
