@@ -166,8 +166,13 @@ def load_trained_model(task: Any, run_dir: str | Path, *, scope: str) -> tuple[A
         (model in eval mode, config, spec).
     """
     compat.apply()
+    from mmengine.logging import MMLogger
     from mmengine.registry import MODELS, init_default_scope
     from mmengine.runner import load_checkpoint
+
+    # Explanations run outside any Runner (e.g. in `hasbench suite`'s main process): keep the
+    # datasets' and checkpoints' notes off the console there too.
+    quiet_console(MMLogger.get_current_instance())
 
     spec = RunSpec.from_run_dir(run_dir)
     cfg, _ = task.build_config(spec)
@@ -284,7 +289,8 @@ def quiet_console(logger: Any) -> None:
         if isinstance(handler, logging.StreamHandler) and not isinstance(
                 handler, logging.FileHandler):
             handler.setLevel(max(handler.level, logging.WARNING))
-            handler.addFilter(ConsoleNoiseFilter())
+            if not any(isinstance(f, ConsoleNoiseFilter) for f in handler.filters):
+                handler.addFilter(ConsoleNoiseFilter())
 
 
 def _console_runner_class(runner_class: Any) -> Any:
