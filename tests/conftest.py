@@ -11,6 +11,30 @@ from benchmark.engine.paths import data_dir
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
+#: Why a test marked ``cuda`` was skipped.
+NO_CUDA_REASON = "needs a CUDA device (torch.cuda.is_available() is False); `pytest -m cuda` " \
+                 "on a GPU machine runs it"
+
+
+def pytest_runtest_setup(item):
+    """Skip a test marked ``cuda`` (``pytest.mark.cuda``) when no CUDA device is visible.
+
+    A test runs its CPU variant everywhere and its CUDA variant where there is one by
+    parametrizing over ``["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]`` (the
+    :func:`device` fixture does it); ``pytest -m cuda`` selects the CUDA variants only.
+    """
+    if item.get_closest_marker("cuda") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip(NO_CUDA_REASON)
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def device(request) -> str:
+    """``"cpu"``, then ``"cuda"`` (marked ``cuda``: skipped without a CUDA device)."""
+    return request.param
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

@@ -68,3 +68,30 @@ def register() -> None:
         def optim_context(self, model: Any) -> Iterator[None]:
             with super().optim_context(model), autocast(self.cast_dtype, "cpu"):
                 yield
+
+
+def patch_mmaction_bfloat16_scores() -> bool:
+    """Let mmaction2's recognizer heads train under ``--amp bfloat16`` (once per process).
+
+    ``BaseHead.loss_by_feat`` logs its top-k accuracy from ``cls_scores.detach().cpu().numpy()``,
+    which numpy refuses for bfloat16 -- the dtype the head's linear layer gives under bfloat16
+    autocast (CPU or CUDA) -- so every such video run failed at its first iteration. The patch
+    hands the head float32 scores when they are bfloat16 (its loss is computed in float32
+    anyway); other dtypes go through untouched. Returns whether it patched (False: done
+    before).
+    """
+    import torch
+    from mmaction.models.heads.base import BaseHead
+
+    if getattr(BaseHead.loss_by_feat, "_float_bfloat16_scores", False):
+        return False
+    loss_by_feat = BaseHead.loss_by_feat
+
+    def float_bfloat16_scores(self: Any, cls_scores: Any, data_samples: Any) -> Any:
+        if isinstance(cls_scores, torch.Tensor) and cls_scores.dtype == torch.bfloat16:
+            cls_scores = cls_scores.float()
+        return loss_by_feat(self, cls_scores, data_samples)
+
+    float_bfloat16_scores._float_bfloat16_scores = True  # type: ignore[attr-defined]
+    BaseHead.loss_by_feat = float_bfloat16_scores
+    return True

@@ -378,6 +378,8 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str, pretrained: s
     from benchmark.engine import amp
 
     amp.register()
+    if scope == "mmaction" and spec.option_dict.get("amp") == "bfloat16":
+        amp.patch_mmaction_bfloat16_scores()
 
     cfg = apply_spec(cfg, spec, work_dir, scope=scope)
     os.makedirs(work_dir, exist_ok=True)

@@ -45,9 +45,10 @@ def plot_tcam_figure(models: dict[str, Any], dataset: Any, out: Path, n: int = 3
                     ax.axvspan(start_s, end_s, color=colours[k % len(colours)], alpha=0.12)
         for m, (name, model) in enumerate(models.items()):
             model.eval()
+            device = next(model.parameters()).device  # a run's model stays where it trained
             with torch.no_grad():
-                tcam, _ = model.temporal_cam(item["inputs"][None].float())
-            tcam = tcam[0].numpy()
+                tcam, _ = model.temporal_cam(item["inputs"][None].float().to(device))
+            tcam = tcam[0].cpu().numpy()
             times = (np.arange(tcam.shape[0]) + 0.5) * stride / fps
             for k, cls in enumerate(classes):
                 ax.plot(times, tcam[:, cls], lw=1, color=colours[k % len(colours)],

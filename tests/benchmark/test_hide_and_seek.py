@@ -276,12 +276,51 @@ def test_batch_statistics_and_reproducibility():
     assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA device"))])
-def test_batch_stays_on_device(device):
-    x = torch.rand(4, 3, 32, 32, device=device)
-    out = hide_patches_batch(x, (8,), hide_prob=1.0, fill=0.0)
-    assert out.device == x.device and torch.all(out == 0)
+def replayed_draws(device, seed, n, height, width, sizes, hide_prob):
+    """The draws ``hide_patches_batch`` documents, from a ``device`` generator seeded ``seed``:
+    (grid size index per sample, hidden cells of the smallest size), on the CPU."""
+    generator = torch.Generator(device).manual_seed(seed)
+    drawn = torch.randint(len(sizes), (n,), generator=generator, device=device)
+    smallest = min(s for s in sizes if s)
+    cells = torch.rand((n, -(-height // smallest), -(-width // smallest)), generator=generator,
+                       device=device) < hide_prob
+    return drawn.cpu().tolist(), cells.cpu().numpy()
+
+
+@pytest.mark.parametrize("fill", [0.0, (1, 2, 3)], ids=["zero", "per-channel"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.uint8],
+                         ids=["float32", "float16", "uint8"])
+def test_batch_on_the_device_is_the_cpu_result_of_its_draws(device, dtype, fill):
+    """On ``device`` (the ``device`` fixture: CPU, and CUDA where there is one) the batch is
+    hidden there, and exactly as the per-image CPU path hides the cells it drew.
+
+    The draws are replayed from a generator of the same seed on the device, in the order the
+    docstring gives (a size per sample, then the cells of the smallest size); a CUDA generator
+    draws other numbers than a CPU one, so the masks, not the seed, are what CPU and CUDA share.
+    """
+    n, height, width, sizes = 8, 37, 50, (0, 8, 16)
+    # the first seed whose draws hold every grid size (0: a sample left whole)
+    seed = next(s for s in range(100) if set(
+        replayed_draws(device, s, n, height, width, sizes, 0.5)[0]) == {0, 1, 2})
+    drawn, cells = replayed_draws(device, seed, n, height, width, sizes, 0.5)
+    values = torch.randint(4, 256, (n, 3, height, width),
+                           generator=torch.Generator().manual_seed(0))
+    x = values.to(dtype).to(device)
+    before = x.clone()
+    out = hide_patches_batch(x, sizes, 0.5, fill=fill,
+                             generator=torch.Generator(device).manual_seed(seed))
+    assert out.device == x.device and out.dtype == dtype and torch.equal(x, before)
+    again = hide_patches_batch(x, sizes, 0.5, fill=fill,
+                               generator=torch.Generator(device).manual_seed(seed))
+    assert torch.equal(again, out)  # same seed on the device: same batch
+    x_cpu, out_cpu = x.cpu(), out.cpu()
+    for i, k in enumerate(drawn):
+        size = sizes[k]
+        rows, cols = (-(-height // size), -(-width // size)) if size else (0, 0)
+        want = apply_hidden_cells(x_cpu[i], HiddenCells(size, cells[i, :rows, :cols]), fill,
+                                  channel_axis=0)
+        assert torch.equal(out_cpu[i], want), f"sample {i} (grid {size} px) differs from the CPU"
+    assert not torch.equal(out_cpu, x_cpu)
 
 
 def test_batch_uint8():
