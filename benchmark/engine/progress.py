@@ -39,6 +39,9 @@ QUIET_WARNINGS = (
     "pkg_resources is deprecated",
     "Fail to import ``MultiScaleDeformableAttention``",
     "Cython evaluation",
+    # mmengine's Runner, in a worker the local executor started with spawn, sets fork for its
+    # own data-loader workers (its default env_cfg) and says so before the run's log exists.
+    "Multi-processing start method `fork` is different from the previous setting `spawn`",
 )
 
 

@@ -156,5 +156,7 @@ def test_the_local_worker_installs_the_known_warning_filters(monkeypatch):
         warnings.simplefilter("default")
         local._run_in_worker((RunSpec("classification"), "/tmp", "demo"))
         warnings.warn("pkg_resources is deprecated as an API", UserWarning, stacklevel=1)
+        warnings.warn("Multi-processing start method `fork` is different from the previous "
+                      "setting `spawn`.It will be force set to `fork`.", UserWarning, stacklevel=1)
         warnings.warn("a real one", UserWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["a real one"]
