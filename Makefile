@@ -1,7 +1,11 @@
 # hasbench — every entry point a user needs. `make demo` and `make test` build the venv if missing.
 SHELL := /bin/bash
+# The Python the venv is built from: 3.11 (default, what CI runs) or 3.12; one lock serves both.
 PYTHON_BOOTSTRAP ?= python3.11
-VENV ?= .venv
+# Its minor version, e.g. 3.12 (empty when it does not run: the install rule says why).
+PY_MINOR := $(shell $(PYTHON_BOOTSTRAP) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+# One venv per Python: .venv for 3.11, .venv-py3.12 for 3.12 (so switching never rebuilds one).
+VENV ?= $(if $(filter 3.11,$(PY_MINOR)),.venv,.venv-py$(PY_MINOR))
 PY := $(VENV)/bin/python
 HASBENCH := $(VENV)/bin/hasbench
 STAMP := $(VENV)/.hasbench-installed
@@ -18,13 +22,20 @@ DEMO_WORKERS ?= 2
 # (refused while a full mmcv is installed). See scripts/lock_for_install.py, requirements/README.md.
 MMCV ?= auto
 
-.PHONY: install demo test lint mutation bench-perf bench tables reproduce-all clean-venv
+# Import-and-smoke check (CI runs it on Python 3.12): every task's framework imports, the HaS
+# core and the shared task contract pass, and one tiny classification run trains and is recorded.
+SMOKE_RESULTS ?= /tmp/hasbench-smoke-$(PY_MINOR)
+
+.PHONY: install demo test smoke lint mutation bench-perf bench tables reproduce-all clean-venv
 
 install: $(STAMP)
 
 # The venv is rebuilt when the lock file or the package metadata changes.
 $(STAMP): requirements/lock.txt pyproject.toml
-	@command -v $(PYTHON_BOOTSTRAP) >/dev/null || { echo "hasbench needs $(PYTHON_BOOTSTRAP) on PATH (set PYTHON_BOOTSTRAP=/path/to/python3.11)"; exit 1; }
+	@command -v $(PYTHON_BOOTSTRAP) >/dev/null || { echo "hasbench needs $(PYTHON_BOOTSTRAP) on PATH (set PYTHON_BOOTSTRAP=/path/to/python3.11 or python3.12)"; exit 1; }
+	@case "$(PY_MINOR)" in 3.11|3.12) ;; \
+	  "") echo "$(PYTHON_BOOTSTRAP) is on PATH but does not run (a pyenv shim of a version not selected? try PYENV_VERSION=<version> or PYTHON_BOOTSTRAP=/full/path/to/python3.12)"; exit 1;; \
+	  *) echo "hasbench runs on Python 3.11 or 3.12; $(PYTHON_BOOTSTRAP) is $(PY_MINOR) (set PYTHON_BOOTSTRAP=python3.11 or python3.12)"; exit 1;; esac
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check pip==25.3
 	@# --no-deps: the lock lists every package; this keeps mmengine/mmcv-lite/mmaction2/grad-cam
@@ -41,6 +52,11 @@ demo: install
 test: install
 	$(PY) -m ruff check .
 	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest $(PYTEST_ARGS)
+
+smoke: install
+	$(PY) -c "import mmengine, mmpretrain, mmseg, mmaction, torchreid; from tasks import available_tasks, get_task; print('tasks:', *[get_task(t).name for t in available_tasks()])"
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -p no:cacheprovider tests/benchmark/test_hide_and_seek.py tests/tasks/test_contract.py
+	OMP_NUM_THREADS=$(THREADS) $(HASBENCH) run classification --synthetic --model resnet-tiny-cifar --method has --epochs 1 --results $(SMOKE_RESULTS)
 
 lint: install
 	$(PY) -m ruff check .
