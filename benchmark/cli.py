@@ -371,15 +371,38 @@ def _validate_all(runs: list, results_dir: Path) -> None:
 
 
 def _print_grid(suite, runs: list, states: dict) -> int:
-    gpu_hours = sum(r.resources.get("gpus", 0) * r.resources.get("hours", 0) for r in runs)
+    """The dry run: each run, its state and GPU-hour estimate; the job count and totals.
+
+    Estimates come from ``benchmark.engine.gpu_hours``: measured throughput
+    (``$HASBENCH_PERF_DIR``, default ``results/perf/gpu/*.csv``) where there is one, else the
+    run's time limit x GPUs.
+    """
+    from benchmark.engine import gpu_hours
+    from tasks import get_task
+
+    measured = gpu_hours.read_throughputs()
     print(f"suite {suite.name}: {len(runs)} runs -> {suite.results_dir}")
+    estimates = []
     for run in runs:
         s = run.spec
+        resolved = get_task(s.task).resolve(s)
+        est = gpu_hours.estimate(resolved, run.resources, measured)
+        estimates.append(est)
         print(f"  {states[id(run)]:8s} {s.task:20s} {s.dataset_label:18s} {s.model or '-':18s} "
-              f"{s.method:20s} seed={s.seed} epochs={s.epochs} weights={_weights_state(s)} "
-              f"{run.resources}")
+              f"{s.method:20s} seed={s.seed} epochs={resolved.epochs} "
+              f"weights={_weights_state(s)} "
+              f"{run.resources} {est.label} ({est.note})")
+    total, bound, counted = gpu_hours.totals(estimates)
     print(f"jobs: {len(runs)}, pending: {sum(st != 'done' for st in states.values())}, "
-          f"GPU-hours (upper bound from time limits): {gpu_hours:.1f}")
+          f"GPU-hours: {total:.1f} measured where available ({counted} of {len(runs)} runs "
+          f"measured, the time limit for the rest), {bound:.1f} upper bound from time limits")
+    # Not indented: the indented lines are the runs (scripts read their first word).
+    print(f"GPU-hour estimates: {gpu_hours.ASSUMPTIONS}; throughput from "
+          f"{gpu_hours.perf_dir()} (${gpu_hours.PERF_DIR_ENV})")
+    over = sum(e.over_limit for e in estimates)
+    if over:
+        print(f"over the time limit: {over} runs' measured time per GPU exceeds it; raise "
+              "their resources.hours in the suite")
     missing = sorted({_weights_state(r.spec) for r in runs} - {"-"})
     missing = [m.removesuffix(" (MISSING)") for m in missing if m.endswith("(MISSING)")]
     if missing:

@@ -36,6 +36,10 @@ class DatasetInfo:
         prepare: How to obtain the real dataset (command or URL text shown in errors).
         default_model: Model used when the spec names none.
         default_epochs: Epochs used when the spec names none.
+        train_size: Samples (images, clips, feature sequences) in the training split of the
+            real dataset, as one epoch of a run reads them (``None``: unknown or depending on
+            the copy, e.g. image folders); ``hasbench suite --dry-run`` multiplies it by the
+            epochs and divides by the measured throughput (``benchmark.engine.gpu_hours``).
     """
 
     name: str
@@ -46,6 +50,7 @@ class DatasetInfo:
     prepare: str = ""
     default_model: str | None = None
     default_epochs: int = 1
+    train_size: int | None = None
 
 
 #: The methods every image task runs (the paper's HaS grids, and random erasing beside them).

@@ -146,7 +146,10 @@ class ActionLocalizationTask(MMTask):
             _check_thumos, default_root="thumos14-features", synth=_synth_thumos,
             prepare="Put I3D snippet features of THUMOS14 (e.g. the W-TALC or ActionFormer "
                     "release) in <root>/features/ and ActionFormer's thumos14.json in <root>.",
-            default_model="wtalc-tiny", default_epochs=30),
+            default_model="wtalc-tiny", default_epochs=30,
+            # the 200 temporally annotated validation videos, THUMOS14's training set for
+            # temporal localization (Idrees et al., CVIU 2017; ActionFormer's thumos14.json)
+            train_size=200),
     })
 
     def check_pretrained(self, spec: RunSpec) -> None:

@@ -69,11 +69,14 @@ class ClassificationTask(MMTask):
             "cifar10", "cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}",
             check_cifar("cifar10"), default_root="cifar10", synth=_synth_cifar10,
             prepare="Get it with scripts/prepare_data.sh cifar10.",
-            default_model="resnet18-cifar", default_epochs=200),
+            default_model="resnet18-cifar", default_epochs=200,
+            train_size=50_000),  # 5 training batches of 10,000 (Krizhevsky, 2009)
         "cifar100": DatasetInfo(
             "cifar100", "cifar-100-python/{train,test,meta}", check_cifar("cifar100"),
             default_root="cifar100", prepare="Get it with scripts/prepare_data.sh cifar100.",
-            default_model="resnet18-cifar", default_epochs=200),
+            default_model="resnet18-cifar", default_epochs=200,
+            train_size=50_000),  # the "train" file: 500 x 100 classes (Krizhevsky, 2009)
+        # cifar10-jpeg: image folders of any size (the shared subset holds 3,000): no train_size.
         "cifar10-jpeg": DatasetInfo(
             "cifar10-jpeg", "{train,test}/<class>/*.jpg (32x32 image folders)",
             check_image_folders(("train", "test"), "cifar10-jpeg"),
@@ -83,7 +86,8 @@ class ClassificationTask(MMTask):
             "imagenet", "{train,val}/<wnid>/*.JPEG (val sorted into class folders)",
             check_image_folders(("train", "val"), "imagenet"), default_root="imagenet",
             prepare="Get it with scripts/prepare_data.sh imagenet.",
-            default_model="resnet50", default_epochs=100),
+            default_model="resnet50", default_epochs=100,
+            train_size=1_281_167),  # ILSVRC-2012 train (Russakovsky et al., IJCV 2015)
     })
 
     def config_key(self, spec: RunSpec) -> str:

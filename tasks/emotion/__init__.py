@@ -122,13 +122,17 @@ class EmotionTask(MMTask):
             _check_ckplus, default_root="ckplus48", synth=_synth_ckplus,
             prepare="Get the CK+48 release (981 crops, 7 expression folders) and pass its "
                     "folder as --data-root.",
-            default_model="resnet-tiny", default_epochs=30),
+            default_model="resnet-tiny", default_epochs=30,
+            # every image of the release (Lucey et al., 2010; the CK+48 crops); each of a run's
+            # k folds trains on the other k-1 folds' subjects (benchmark.engine.gpu_hours).
+            train_size=981),
         "fer2013": DatasetInfo(
             "fer2013", "fer2013.csv (emotion,pixels,Usage) or train|test/<emotion>/*.jpg",
             _check_fer2013, default_root="fer2013", synth=_synth_fer2013,
             prepare="Put Kaggle's fer2013.csv (or the train/ test/ image folders) in "
                     "<data>/fer2013.",
-            default_model="resnet-tiny", default_epochs=30),
+            default_model="resnet-tiny", default_epochs=30,
+            train_size=28_709),  # Usage=Training rows (Goodfellow et al., ICONIP 2013)
     })
 
     def check(self, spec: RunSpec) -> None:

@@ -43,6 +43,9 @@ from tasks.reid.data import LAYOUTS, register_offline_datasets
 from tasks.reid.train import import_torchreid, run_torchreid, set_random_seed
 
 CONFIG_DIR = REPO_ROOT / "configs" / "reid"
+#: Images in bounding_box_train: Market-1501 (Zheng et al., ICCV 2015), DukeMTMC-reID (Zheng
+#: et al., ICCV 2017).
+TRAIN_IMAGES = {"market1501": 12_936, "dukemtmc-reid": 16_522}
 #: model -> config file in CONFIG_DIR.
 MODEL_CONFIGS = {
     "resnet50": "resnet50_softmax_256x128.yaml",
@@ -120,7 +123,7 @@ class ReidTask(Task):
         name: DatasetInfo(
             name, layout.description, layout.check, default_root="reid-data",
             synth=_synth(name), prepare=f"Unzip {layout.archive} (never downloaded here).",
-            default_model="resnet50", default_epochs=60)
+            default_model="resnet50", default_epochs=60, train_size=TRAIN_IMAGES[name])
         for name, layout in LAYOUTS.items()
     })
 

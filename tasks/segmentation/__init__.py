@@ -111,17 +111,21 @@ class SegmentationTask(MMTask):
             "camvid", "{train,val[,test]}/*.png + {train,val[,test]}annot/*.png (ids 0-10, "
             "11 = void) + optional train.txt/val.txt/test.txt pair lists (SegNet release)",
             check_camvid, default_root="camvid-subset", synth=_synth_camvid,
-            prepare=CAMVID_PREPARE, default_model="fcn-r18-tiny", default_epochs=100),
+            prepare=CAMVID_PREPARE, default_model="fcn-r18-tiny", default_epochs=100,
+            # SegNet's release: 367 train / 101 val / 233 test (Badrinarayanan et al., 2017)
+            train_size=367),
         "voc12aug": DatasetInfo(
             "voc12aug", "VOCdevkit/VOC2012/{JPEGImages,SegmentationClass,SegmentationClassAug,"
             "ImageSets/Segmentation/{train,val,aug}.txt} (mmseg's layout)",
             check_voc(aug=True), default_root="voc2012", synth=_synth_voc,
-            prepare=VOC_PREPARE, default_model="deeplabv3-r50-d8", default_epochs=27),
+            prepare=VOC_PREPARE, default_model="deeplabv3-r50-d8", default_epochs=27,
+            train_size=10_582),  # VOC2012 train + SBD (Hariharan et al., 2011): mmseg's docs
         "voc12": DatasetInfo(
             "voc12", "VOCdevkit/VOC2012/{JPEGImages,SegmentationClass,"
             "ImageSets/Segmentation/{train,val}.txt}",
             check_voc(aug=False), default_root="voc2012", synth=_synth_voc,
-            prepare=VOC_PREPARE, default_model="deeplabv3-r50-d8", default_epochs=200),
+            prepare=VOC_PREPARE, default_model="deeplabv3-r50-d8", default_epochs=200,
+            train_size=1_464),  # ImageSets/Segmentation/train.txt (Everingham et al., 2015)
     })
 
     # --------------------------------------------------------------- config

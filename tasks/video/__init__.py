@@ -89,7 +89,8 @@ class VideoTask(MMTask):
             check_video_list("ucf101"), default_root="ucf101",
             prepare="Download UCF101 and write mmaction2 video lists (tools/data/ucf101 in "
                     "mmaction2) as train_list.txt / val_list.txt relative to the root.",
-            default_model="i3d-r50", default_epochs=100),
+            default_model="i3d-r50", default_epochs=100,
+            train_size=9_537),  # split 1's trainlist01.txt (Soomro et al., 2012)
     })
 
     def check_options(self, spec: RunSpec) -> None:

@@ -94,24 +94,29 @@ def _datasets() -> dict[str, DatasetInfo]:
             layouts.check_tiny_imagenet, default_root="tiny-imagenet-10",
             synth=_synth("write_tiny_imagenet"),
             prepare="Unzip tiny-imagenet-200.zip (cs231n.stanford.edu/tiny-imagenet-200.zip).",
-            default_model="resnet18-small", default_epochs=4),
+            default_model="resnet18-small", default_epochs=4,
+            train_size=100_000),  # 200 classes x 500 train images (cs231n's release)
         "cub": DatasetInfo(
             "cub", "images/<class>/*.jpg, images.txt, image_class_labels.txt, "
             "train_test_split.txt, bounding_boxes.txt, classes.txt",
             layouts.check_cub, default_root="CUB_200_2011", synth=_synth("write_cub"),
             prepare="Extract CUB_200_2011.tgz (www.vision.caltech.edu/datasets/cub_200_2011).",
-            default_model="resnet50", default_epochs=100),
+            default_model="resnet50", default_epochs=100,
+            train_size=5_994),  # train_test_split.txt's train side (Wah et al., 2011)
         "ilsvrc": DatasetInfo(
             "ilsvrc", "train/<wnid>/*.JPEG, val/*.JPEG, bbox_val/*.xml, val.txt",
             layouts.check_ilsvrc, default_root="ILSVRC", synth=_synth("write_ilsvrc"),
             prepare="Extract ILSVRC2012 train/val and ILSVRC2012_bbox_val_v3.tgz (image-net.org).",
-            default_model="resnet50", default_epochs=90),
+            default_model="resnet50", default_epochs=90,
+            train_size=1_281_167),  # ILSVRC-2012 train (Russakovsky et al., IJCV 2015)
         "wsoleval": DatasetInfo(
             "wsoleval", "images + metadata/{train,test}/{image_ids,class_labels,"
             "localization,image_sizes}.txt (wsolevaluation format)",
             layouts.check_wsoleval, synth=_synth("write_wsoleval"),
             prepare="Put wsolevaluation's metadata/<DATASET> folder at <root>/metadata.",
             default_model="resnet50", default_epochs=50),
+        # wsoleval: the metadata decides the training set (Choe et al., CVPR 2020: ImageNet
+        # 1,281,167, CUB 5,994, OpenImages 29,819 images), so no train_size.
     }
 
 
