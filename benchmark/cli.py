@@ -75,7 +75,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="cell sides in pixels at the 224-pixel reference, 0 = not hidden "
                           "(default 0,16,32,44,56; scaled like them for smaller inputs)")
     has.add_argument("--has-hide-prob", metavar="P",
-                     help="probability that each cell is hidden (default 0.5)")
+                     help="probability that each cell is hidden, in [0, 1] (default 0.5; the "
+                          "paper's ablation: 0.25, 0.33, 0.5, 0.66, 0.75)")
+    has.add_argument("--has-fill", choices=["mean", "zero", "random"],
+                     help="what hidden pixels get: the dataset mean pixel (default), 0 in "
+                          "pixel space (black), or uniform noise over pixel values 0..255")
+    has.add_argument("--has-grid-policy", choices=["scaled", "absolute"],
+                     help="grid sizes on inputs under 224 px: scaled to keep the cell-to-image "
+                          "ratio (default) or absolute pixels (a cell as large as the image "
+                          "hides all of it or nothing)")
     has.add_argument("--has-placement", choices=["pipeline", "preprocessor"],
                      help="OpenMMLab tasks: hide each image in the data pipeline (default; "
                           "uint8, rounded mean) or the normalized batch in the data "
@@ -195,6 +203,9 @@ def _has_options(args: argparse.Namespace) -> dict:
             ) from None
     if args.has_placement is not None:
         options["has_placement"] = args.has_placement
+    for flag in ("has_fill", "has_grid_policy"):
+        if getattr(args, flag, None) is not None:
+            options[flag] = getattr(args, flag)
     if args.has_hide_prob is not None:
         try:
             options["has_hide_prob"] = float(args.has_hide_prob)

@@ -16,6 +16,18 @@ import numpy as np
 
 #: The paper's grid sizes in pixels (for 224x224 inputs); 0 = the image is not hidden.
 DEFAULT_GRID_SIZES: tuple[int, ...] = (0, 16, 32, 44, 56)
+#: The hiding probabilities of the paper's ablation (Singh & Lee, ICCV 2017, Table 6
+#: "probability of hiding"; arXiv 1811.02545, the same ablation): 0.5 everywhere else. The
+#: values an ablation suite sweeps with ``--has-hide-prob``.
+PAPER_HIDE_PROBS: tuple[float, ...] = (0.25, 0.33, 0.5, 0.66, 0.75)
+#: What hidden pixels get (``--has-fill``): the dataset's mean pixel (the paper's choice),
+#: 0 in pixel space (black), or uniform noise over the pixel range [0, 255], per value.
+HAS_FILLS: tuple[str, ...] = ("mean", "zero", "random")
+#: How the 224-px grid sizes meet a smaller input (``--has-grid-policy``): ``scaled`` keeps
+#: the cell-to-image ratio, ``absolute`` keeps the pixels.
+GRID_POLICIES: tuple[str, ...] = ("scaled", "absolute")
+#: The pixel-space range of ``fill='random'`` noise (uint8 images' range).
+RANDOM_FILL_RANGE_PX: tuple[float, float] = (0.0, 255.0)
 #: The last fill converted by :func:`fill_values`: (fill, channels, dtype, values).
 _last_fill: tuple = (None, None, None, None)
 
@@ -42,6 +54,13 @@ def check_hide_prob(hide_prob: Any) -> float:
             0.0 <= hide_prob <= 1.0):
         raise ValueError(f"hide_prob must be a number in [0, 1], got {hide_prob!r}")
     return float(hide_prob)
+
+
+def check_choice(value: Any, choices: tuple[str, ...], name: str) -> str:
+    """``value`` unless it is not one of ``choices``: ValueError naming them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def check_grid_sizes(grid_sizes: Any) -> tuple[int, ...]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.conv_hiding import CONV_OPTIONS
 from benchmark.engine.paths import REPO_ROOT, data_dir
 from benchmark.engine.spec import EXECUTION_OPTIONS, PRETRAINED_OPTION, RunSpec, TaskOutput
 from benchmark.user_methods import USER_OPTIONS, fits_task, needs_overlay, with_method_file_digest
@@ -56,6 +57,9 @@ class DatasetInfo:
 #: The methods every image task runs (the paper's HaS grids, and random erasing beside them).
 IMAGE_METHODS: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-16", "has-32",
                                   "has-44", "has-56", "has+random_erasing")
+#: The paper's dropout baselines (``benchmark.methods.DROPOUT_NOTE``), for the OpenMMLab
+#: image tasks: ``dropout-traintest`` hides the evaluation images too.
+DROPOUT_METHODS: tuple[str, ...] = ("dropout-train", "dropout-traintest")
 
 
 @dataclass
@@ -74,6 +78,8 @@ class Task(ABC):
     datasets: dict[str, DatasetInfo] = field(default_factory=dict)
     models: tuple[str, ...] = ()
     methods: tuple[str, ...] = ("baseline", "random_erasing", "has")
+    #: method -> why it cannot apply to this task (``hasbench run`` exits 2 with it).
+    refused_methods: dict[str, str] = field(default_factory=dict)
     #: model -> the weights file its published protocol starts from (``--pretrained``): named
     #: in the missing-file error and listed in the README.
     pretrained_files: dict[str, str] = field(default_factory=dict)
@@ -121,6 +127,20 @@ class Task(ABC):
         return self.datasets[dataset]
 
     # ----------------------------------------------------------------- validation
+    def check_method(self, spec: RunSpec) -> None:
+        """Raise ``ValueError`` if the method cannot apply to this task or is not one of its own.
+
+        Checked before any data is generated (``runner.prepare``), and again by :meth:`check`.
+        """
+        if spec.method in self.refused_methods:
+            raise ValueError(f"method {spec.method!r} cannot apply to task {self.name!r}: "
+                             f"{self.refused_methods[spec.method]}")
+        if spec.method not in self.methods and not fits_task(spec, self):
+            raise ValueError(
+                f"method {spec.method!r} is not available for task {self.name!r}; "
+                f"available: {', '.join(self.methods)}"
+            )
+
     def check(self, spec: RunSpec) -> None:
         """Validate a resolved spec before anything is trained.
 
@@ -134,11 +154,7 @@ class Task(ABC):
                 f"unknown model {spec.model!r} for task {self.name!r}; known: "
                 f"{', '.join(self.models)}"
             )
-        if spec.method not in self.methods and not fits_task(spec, self):
-            raise ValueError(
-                f"method {spec.method!r} is not available for task {self.name!r}; "
-                f"available: {', '.join(self.methods)}"
-            )
+        self.check_method(spec)
         if spec.data_root is None:
             raise ValueError(
                 f"dataset {spec.dataset!r} needs --data-root (layout: {info.layout}). "
@@ -220,7 +236,8 @@ class Task(ABC):
 #: (``benchmark.user_methods.USER_OPTIONS``).
 MM_OPTIONS = EXECUTION_OPTIONS | USER_OPTIONS | frozenset({"batch_size", "lr", "amp",
                         PRETRAINED_OPTION, f"{PRETRAINED_OPTION}_sha256",
-                        "has_grid_sizes_px", "has_hide_prob", "has_placement"})
+                        "has_grid_sizes_px", "has_hide_prob", "has_placement", "has_fill",
+                        "has_grid_policy"}) | frozenset(CONV_OPTIONS)  # has-conv's
 
 #: How deep this thread is in ``build_config`` calls (a subclass may call its parent's).
 _BUILDING = threading.local()
@@ -334,6 +351,17 @@ class MMTask(Task):
         super().check(spec)
         if needs_overlay(spec):  # the user method's stages build, the cfg_options keys exist
             self.build_config(spec)
+        self.check_conv_layer(spec)
+
+    def check_conv_layer(self, spec: RunSpec) -> None:
+        """For ``has-conv``: the layer it hides is in the built model (ValueError otherwise)."""
+        from benchmark.methods import method_for
+
+        method = method_for(spec.method, spec.option_dict)
+        if method.hides_features:
+            from benchmark.pipelines.conv_hiding import resolve_layer
+
+            resolve_layer(self.build_model(spec), method.feature_layer)
 
     # ----------------------------------------------------------------- the config
     @abstractmethod
@@ -367,7 +395,7 @@ class MMTask(Task):
 
         return apply_method_to_mm_config(cfg, method_for(spec.method, spec.option_dict),
                                          scope=self.scope, image_hw=image_hw,
-                                         fill_mean=fill_mean)
+                                         fill_mean=fill_mean, dataset=spec.dataset)
 
     # ----------------------------------------------------------------- pretrained weights
     def build_model(self, spec: RunSpec) -> Any:

@@ -153,6 +153,7 @@ def prepare(spec: RunSpec, results_dir: Path) -> tuple[Any, RunSpec]:
     task.check_options(spec)
     method_for(spec.method, spec.option_dict)  # the method, and its HaS options, checked
     resolved = task.resolve(spec)
+    task.check_method(resolved)  # before any generated data is written
     if spec.synthetic and spec.data_root is None:
         info = task.dataset_info(resolved.dataset)
         if info.synth is None:

@@ -9,7 +9,8 @@ libraries that imports (:mod:`benchmark.pipelines.registries`; :data:`REGISTERED
 names them, and is empty when none does).
 
 They belong in training pipelines only (``benchmark.methods.apply_method_to_mm_config`` puts
-them there, before the packing/format stage) and change the image(s), never labels.
+them there, before the packing/format stage) and change the image(s), never labels; the one
+exception is the paper's ``dropout-traintest`` baseline, which hides evaluation images too.
 
 Filling and normalization: ``fill='mean'`` fills with ``mean``, the data preprocessor's mean
 pixel in the *pipeline's* channel order (``benchmark.methods.mean_in_pipeline_order`` reverses
@@ -49,14 +50,19 @@ from benchmark.hide_and_seek import (
     sample_hidden_cells,
     sample_hidden_steps,
 )
+from benchmark.hide_and_seek_args import RANDOM_FILL_RANGE_PX
+from benchmark.hide_fill import apply_random_fill
 from benchmark.pipelines.registries import installed_scopes, registry
 
 
 def _resolve_fill(fill: Any, mean: Any, stage: str) -> tuple[float, ...]:
     """The fill values (one, or one per channel) from ``fill`` and ``mean``."""
     if isinstance(fill, str):
+        if fill == "random" and stage == "HideAndSeek":
+            return RANDOM_FILL_RANGE_PX
         if fill != "mean":
-            raise ValueError(f"{stage}: fill must be 'mean', a number or a per-channel "
+            kinds = "'mean', 'random'" if stage == "HideAndSeek" else "'mean'"
+            raise ValueError(f"{stage}: fill must be {kinds}, a number or a per-channel "
                              f"sequence, got {fill!r}")
         if mean is None:
             raise ValueError(
@@ -140,8 +146,10 @@ class HideAndSeek(BaseTransform):
     Args:
         grid_sizes: Candidate cell sides in pixels (0 = no hiding), one drawn per image.
         hide_prob: Probability that each cell is hidden.
-        fill: ``'mean'`` (fill with ``mean``), a number, or one number per channel, in pixel
-            units and the pipeline's channel order.
+        fill: ``'mean'`` (fill with ``mean``), ``'random'`` (each hidden value its own uniform
+            draw over pixel values 0..255, from numpy's global state:
+            :func:`benchmark.hide_fill.apply_random_fill`), a number (``0``: black), or one
+            number per channel, in pixel units and the pipeline's channel order.
         mean: The data preprocessor's mean pixel in the pipeline's channel order; required
             when ``fill='mean'``. With it, hidden pixels are 0 after normalization.
         share_mask_across_frames: For ``imgs``, draw one mask for all frames (True) or one
@@ -198,6 +206,8 @@ class HideAndSeek(BaseTransform):
         if not self.keep_dtype:
             img = _as_fill_dtype(img, self._fill_values)
         writeable = not isinstance(img, np.ndarray) or img.flags.writeable
+        if isinstance(self.fill, str) and self.fill == "random":
+            return apply_random_fill(img, hidden, inplace=writeable)
         return apply_hidden_cells(img, hidden, self._fill, inplace=writeable)
 
     def _hide_clip(self, imgs: Any) -> Any:

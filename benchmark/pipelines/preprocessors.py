@@ -36,6 +36,7 @@ from benchmark.hide_and_seek import (
     check_hide_prob,
     hide_patches_batch,
 )
+from benchmark.hide_fill import random_fill_batch
 from benchmark.pipelines.registries import installed_scopes, registry
 
 
@@ -49,16 +50,31 @@ class BatchHideAndSeek:
             N x clips x C x T x H x W video (one mask per clip).
         fill: The hidden value in normalized units: a number, or one per channel (e.g. the
             training set's mean pixel normalized with the preprocessor's mean and std, where
-            that mean is another dataset's). 0 is the preprocessor's own mean pixel.
+            that mean is another dataset's; ``has_fill=zero``: ``-mean / std``, black). 0 is
+            the preprocessor's own mean pixel. ``'random'``: each hidden value its own uniform
+            draw over pixel values [0, 255], normalized with ``noise_mean`` / ``noise_std``
+            (:func:`benchmark.hide_fill.random_fill_batch`).
+        noise_mean: Per-channel mean (pixel units, the batch's channel order) for
+            ``fill='random'``.
+        noise_std: Per-channel std (pixel units) for ``fill='random'``.
 
     Raises:
         ValueError: naming the bad argument.
     """
 
     def __init__(self, grid_sizes: Sequence[int] = DEFAULT_GRID_SIZES, hide_prob: float = 0.5,
-                 sample_dims: int = 1, fill: float | Sequence[float] = 0.0):
+                 sample_dims: int = 1, fill: float | Sequence[float] | str = 0.0,
+                 noise_mean: Sequence[float] | None = None,
+                 noise_std: Sequence[float] | None = None):
         self.grid_sizes = check_grid_sizes(grid_sizes)
-        self.fill = float(fill) if np.ndim(fill) == 0 else tuple(float(v) for v in fill)
+        if isinstance(fill, str):
+            if fill != "random" or noise_mean is None or noise_std is None:
+                raise ValueError(f"fill must be a number, one per channel, or 'random' with "
+                                 f"noise_mean and noise_std (pixel units); got {fill!r}")
+            self.noise = (tuple(map(float, noise_mean)), tuple(map(float, noise_std)))
+            self.fill = fill
+        else:
+            self.fill = float(fill) if np.ndim(fill) == 0 else tuple(float(v) for v in fill)
         self.hide_prob = check_hide_prob(hide_prob)
         if sample_dims not in (1, 2):
             raise ValueError(f"sample_dims must be 1 (images) or 2 (video clips), got "
@@ -88,6 +104,11 @@ class BatchHideAndSeek:
         samples = inputs.shape[: self.sample_dims].numel()
         view = inputs.view(samples, -1, *inputs.shape[-2:])
         fill = self.fill
+        if fill == "random":
+            mean, std = (np.repeat(v, view.shape[1] // len(v)).tolist() for v in self.noise)
+            random_fill_batch(view, self.grid_sizes, self.hide_prob, mean, std,
+                              generator=self.generator(inputs.device))
+            return inputs
         if isinstance(fill, tuple) and view.shape[1] != len(fill):  # C x T planes of a clip
             fill = np.repeat(fill, view.shape[1] // len(fill)).tolist()
         hide_patches_batch(view, self.grid_sizes, self.hide_prob, fill=fill,
@@ -104,7 +125,9 @@ class _HidesTrainingInputs:
     """Mixin before an OpenMMLab data preprocessor: takes ``hide_and_seek`` and hides outputs.
 
     Args:
-        hide_and_seek: :class:`BatchHideAndSeek` arguments (``grid_sizes``, ``hide_prob``).
+        hide_and_seek: :class:`BatchHideAndSeek` arguments (``grid_sizes``, ``hide_prob``,
+            ``fill`` ...), and ``at_test``: also hide evaluation batches (True only for the
+            ``dropout-traintest`` baseline, which hides at test time too).
         **kwargs: The data preprocessor's own arguments.
     """
 
@@ -114,16 +137,17 @@ class _HidesTrainingInputs:
         super().__init__(**kwargs)
         settings = dict(hide_and_seek or {})
         settings.setdefault("sample_dims", self.SAMPLE_DIMS)
+        self.hides_at_test = bool(settings.pop("at_test", False))
         self.hide_and_seek = BatchHideAndSeek(**settings)
 
     def forward(self, data: Any, training: bool = False) -> Any:
         """The library's own forward, then (training only) its ``inputs`` hidden.
 
         mmaction2 returns a tuple of batches for a tuple of inputs: each is hidden in turn.
-        Evaluation is never hidden.
+        Evaluation is hidden only with ``at_test`` (``dropout-traintest``).
         """
         out = super().forward(data, training)
-        if training:
+        if training or self.hides_at_test:
             for batch in out if isinstance(out, tuple | list) else (out,):
                 batch["inputs"] = self.hide_and_seek(batch["inputs"])
         return out

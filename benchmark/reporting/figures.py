@@ -39,7 +39,8 @@ RC = {
 METHOD_COLOURS = {
     "baseline": "#555555", "random_erasing": "#1f77b4", "has": "#d62728",
     "has-16": "#ff9896", "has-32": "#e377c2", "has-44": "#8c564b", "has-56": "#bcbd22",
-    "has+random_erasing": "#9467bd",
+    "has+random_erasing": "#9467bd", "cutout": "#aec7e8", "gridmask": "#98df8a",
+    "cutmix": "#ffbb78",
 }
 EXTRA_COLOURS = ("#17becf", "#2ca02c", "#7f7f7f", "#ff7f0e")
 #: Longest line of a tick label (longer ones wrap) when no slot width is known.

@@ -89,7 +89,8 @@ MAX_CURVE_PANELS = 3
 DISPLAY_NAMES = {
     "baseline": "baseline", "random_erasing": "random erasing", "has": "HaS",
     "has-16": "HaS-16", "has-32": "HaS-32", "has-44": "HaS-44", "has-56": "HaS-56",
-    "has+random_erasing": "HaS + random erasing",
+    "has+random_erasing": "HaS + random erasing", "cutout": "Cutout", "gridmask": "GridMask",
+    "cutmix": "CutMix",
 }
 REASON_CHARS = 300
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")

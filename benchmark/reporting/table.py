@@ -43,7 +43,7 @@ from benchmark.reporting.document import Span, markdown_table
 #: Column order of methods in the views; methods not listed follow alphabetically.
 METHOD_ORDER = (
     "baseline", "random_erasing", "has", "has-16", "has-32", "has-44", "has-56",
-    "has+random_erasing",
+    "has+random_erasing", "cutout", "gridmask", "cutmix",
 )
 #: Methods that always get a column in a view (shown as "missing" when absent).
 CORE_METHODS = ("baseline", "random_erasing", "has")

@@ -136,6 +136,13 @@ class ActionLocalizationTask(MMTask):
         "map@0.3:0.7": True})
     models: tuple[str, ...] = tuple(model for model, _ in CONFIGS)
     methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has+random_erasing")
+    refused_methods: dict[str, str] = field(default_factory=lambda: {
+        name: f"it trains on pre-extracted snippet features (no pixels), {why}; use "
+              "random_erasing (a span of snippets) or has"
+        for name, why in (("cutout", "so cutout's square in the image has nowhere to go"),
+                          ("gridmask", "so gridmask's spatial grid has nowhere to go"),
+                          ("cutmix", "and its labels are action segments in time, not one "
+                                     "class for mmpretrain's CutMix to mix"))})
     scope: str = "mmaction"
     task_options: frozenset[str] | None = None  # :meth:`options` checks them
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))

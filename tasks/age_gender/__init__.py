@@ -33,6 +33,7 @@ from typing import Any
 
 from benchmark.dataset_mean import mean_pixel_bgr
 from benchmark.engine.spec import RunSpec
+from benchmark.erasing.family import PIPELINE_FAMILY
 from tasks._faces import data as face_data
 from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask, loader_datasets, require_paths
 
@@ -118,7 +119,11 @@ class AgeGenderTask(MMTask):
     metrics: dict[str, bool] = field(
         default_factory=lambda: {"mae": False, "gender_accuracy": True})
     models: tuple[str, ...] = ("resnet-tiny", "resnet18")
-    methods: tuple[str, ...] = IMAGE_METHODS
+    methods: tuple[str, ...] = (*IMAGE_METHODS, *PIPELINE_FAMILY)
+    refused_methods: dict[str, str] = field(default_factory=lambda: {
+        "cutmix": "mmpretrain's CutMix mixes one-hot class scores (gt_score) by the pasted area, "
+                  "but this task's heads regress age in years and read hard gender labels; "
+                  "use cutout or gridmask"})
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "utkface": DatasetInfo(
             "utkface", _UTK, _check_utkface, default_root="UTKFace", synth=_synth_utkface,

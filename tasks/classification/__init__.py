@@ -16,7 +16,15 @@ from typing import Any
 
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import RunSpec
-from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask, loader_datasets, set_num_classes
+from benchmark.erasing.family import PIPELINE_FAMILY
+from tasks.base import (
+    DROPOUT_METHODS,
+    IMAGE_METHODS,
+    DatasetInfo,
+    MMTask,
+    loader_datasets,
+    set_num_classes,
+)
 from tasks.classification.data import check_cifar, check_image_folders
 
 CONFIG_DIR = REPO_ROOT / "configs" / "classification"
@@ -63,7 +71,8 @@ class ClassificationTask(MMTask):
         default_factory=lambda: {"accuracy/top1": "top1", "accuracy/top5": "top5"})
     metrics: dict[str, bool] = field(default_factory=lambda: {"top1": True, "top5": True})
     models: tuple[str, ...] = ("resnet-tiny-cifar", "resnet18-cifar", "resnet50")
-    methods: tuple[str, ...] = IMAGE_METHODS
+    methods: tuple[str, ...] = (*IMAGE_METHODS, *DROPOUT_METHODS, *PIPELINE_FAMILY, "cutmix",
+                                "has-conv")
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "cifar10": DatasetInfo(
             "cifar10", "cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}",

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.erasing.family import PIPELINE_FAMILY
 from tasks._faces import data as face_data
 from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask, loader_datasets, set_num_classes
 
@@ -115,7 +116,7 @@ class EmotionTask(MMTask):
     metrics: dict[str, bool] = field(
         default_factory=lambda: {"accuracy": True, "accuracy_std": False})
     models: tuple[str, ...] = ("resnet-tiny", "resnet18-cifar")
-    methods: tuple[str, ...] = IMAGE_METHODS
+    methods: tuple[str, ...] = (*IMAGE_METHODS, *PIPELINE_FAMILY, "cutmix")
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "ckplus48": DatasetInfo(
             "ckplus48", "<expression>/S###_###_########.png (48x48 grey; subject in the name)",

@@ -14,9 +14,11 @@ Methods act on the training transform only: ``baseline`` = torchreid's ``random_
 ``Normalize``, filled with ``norm_mean`` in normalized units, as torchreid and the original
 Random Erasing re-ID code do); ``has`` inserts our stage right after ``Normalize``
 (:func:`benchmark.pipelines.torchreid.add_hide_and_seek`, hidden pixels 0 = the mean pixel);
-``has+random_erasing`` does both (HaS first). Grid sizes are the paper's absolute pixels on the
-256x128 crop (not rescaled); smaller inputs get proportionally smaller cells
-(``has.grid_reference_short_side_px``, default 128 = the crop's short side).
+``has+random_erasing`` does both (HaS first). ``cutout`` / ``gridmask`` put our counterparts
+(torchreid ships neither: :mod:`benchmark.pipelines.torchreid_erasing`) after ``Normalize``,
+filling 0; ``cutmix`` is refused (``hasbench run`` exits 2 saying why). Grid sizes are the
+paper's absolute pixels on the 256x128 crop (not rescaled); smaller inputs get proportionally
+smaller cells (``has.grid_reference_short_side_px``, default 128 = the crop's short side).
 
 Training and evaluation are in :mod:`tasks.reid.train` (torchreid's engine): rank-1/5/10
 and mAP by ``torchreid.metrics.evaluate_rank`` on features the engine extracts itself (no
@@ -36,7 +38,8 @@ from typing import Any
 from benchmark.cfg_options import REID_OWNED, apply_plain, overrides_of
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import EXECUTION_OPTIONS, PRETRAINED_OPTION, RunSpec, TaskOutput
-from benchmark.methods import HAS_OPTIONS, method_for, scale_grid_sizes
+from benchmark.erasing.family import PIPELINE_FAMILY, add_torchreid_stage
+from benchmark.methods import HAS_OPTIONS, method_for, method_grid_sizes
 from benchmark.user_methods import USER_OPTIONS, UserMethod, add_torchreid_stages, torchreid_stages
 from tasks.base import IMAGE_METHODS, DatasetInfo, Task
 from tasks.reid.data import LAYOUTS, register_offline_datasets
@@ -114,7 +117,11 @@ class ReidTask(Task):
     metrics: dict[str, bool] = field(default_factory=lambda: {
         "rank1": True, "rank5": True, "rank10": True, "map": True})
     models: tuple[str, ...] = tuple(MODEL_CONFIGS)
-    methods: tuple[str, ...] = IMAGE_METHODS
+    methods: tuple[str, ...] = (*IMAGE_METHODS, *PIPELINE_FAMILY)
+    refused_methods: dict[str, str] = field(default_factory=lambda: {
+        "cutmix": "torchreid's softmax engine trains on hard identity labels (class indices) "
+                  "and re-ID is scored by retrieval, not by the mixed class scores CutMix "
+                  "trains; torchreid ships no CutMix; use cutout or gridmask"})
     #: torchreid's own ImageNet file for its ResNet-50 (its ``model_urls``), as IDE+CamStyle.
     pretrained_files: dict[str, str] = field(default_factory=lambda: {
         "resnet50": "resnet50-19c8e357.pth"})
@@ -246,13 +253,17 @@ def build_datamanager(cfg: dict[str, Any], spec: RunSpec, source: str, use_gpu: 
 
         hw = (int(data["height"]), int(data["width"]))
         reference_px = int(cfg["has"]["grid_reference_short_side_px"])
-        grid = scale_grid_sizes(method.grid_sizes_px, hw, reference_px=reference_px)
+        grid = method_grid_sizes(method, hw, reference_px=reference_px)
         params.update(add_hide_and_seek(datamanager, grid_sizes=grid,
-                                        hide_prob=method.hide_prob))
+                                        hide_prob=method.hide_prob, fill=method.fill),
+                      has_grid_policy=method.grid_policy)
         params["has_grid_reference_short_side_px"] = reference_px
         params["has_grid_scaling"] = (
             "none: the paper's absolute pixels" if tuple(grid) == method.grid_sizes_px
             else f"scaled by short side {min(hw)} / {reference_px} px")
+    if method.augment in PIPELINE_FAMILY:  # our counterparts (torchreid ships neither)
+        params.update(add_torchreid_stage(datamanager, method.augment,
+                                          (int(data["height"]), int(data["width"]))))
     if isinstance(method, UserMethod):
         params.update(add_torchreid_stages(datamanager, method))
     params["train_transform"] = [type(t).__name__ for t in datamanager.transform_tr.transforms]

@@ -28,6 +28,7 @@ from typing import Any
 
 from benchmark.dataset_mean import mean_pixel_bgr
 from benchmark.engine.spec import RunSpec
+from benchmark.erasing.family import PIPELINE_FAMILY
 from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask
 from tasks.segmentation.data import (
     CAMVID_PREPARE,
@@ -105,7 +106,11 @@ class SegmentationTask(MMTask):
     metrics: dict[str, bool] = field(
         default_factory=lambda: {"miou": True, "aacc": True, "macc": True})
     models: tuple[str, ...] = ("fcn-r18-tiny", "fcn-r50-d8", "deeplabv3-r50-d8")
-    methods: tuple[str, ...] = IMAGE_METHODS
+    methods: tuple[str, ...] = (*IMAGE_METHODS, *PIPELINE_FAMILY)
+    refused_methods: dict[str, str] = field(default_factory=lambda: {
+        "cutmix": "segmentation labels are per pixel; mmpretrain's CutMix mixes one image-level "
+                  "class label by the pasted area and mmseg ships no CutMix batch augment; use "
+                  "cutout or gridmask"})
     datasets: dict[str, DatasetInfo] = field(default_factory=lambda: {
         "camvid": DatasetInfo(
             "camvid", "{train,val[,test]}/*.png + {train,val[,test]}annot/*.png (ids 0-10, "

@@ -71,7 +71,13 @@ class VideoTask(MMTask):
     metrics: dict[str, bool] = field(default_factory=lambda: {
         "top1": True, "saliency_in_action": True})
     models: tuple[str, ...] = tuple(model for model, _ in CONFIGS)
-    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-frames")
+    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-frames", "gridmask")
+    refused_methods: dict[str, str] = field(default_factory=lambda: {
+        "cutout": "mmaction2 ships no cutout transform (mmpretrain's Cutout and mmseg's "
+                  "RandomCutOut read one image, not a clip); use gridmask or random_erasing",
+        "cutmix": "cutmix here is mmpretrain's CutMix batch augment, which mmaction2's "
+                  "recognizers do not take (mmaction2's own CutmixBlending is another "
+                  "implementation, not provided as a method); use gridmask"})
     pretrained_files: dict[str, str] = field(default_factory=lambda: {
         "i3d-r50": "resnet50-0676ba61.pth", "slowonly-r50": "resnet50-0676ba61.pth"})
     scope: str = "mmaction"
@@ -168,7 +174,8 @@ class VideoTask(MMTask):
                           re_type="mmaction2 RandomErasing (same rectangle in every frame)")
         if method.hides and not method.hides_frames:
             has_only = Method("has", hides=True, grid_sizes_px=method.grid_sizes_px,
-                              hide_prob=method.hide_prob, placement=method.placement)
+                              hide_prob=method.hide_prob, placement=method.placement,
+                              fill=method.fill, grid_policy=method.grid_policy)
             cfg, has_params = apply_method_to_mm_config(cfg, has_only, scope=self.scope,
                                                         image_hw=frame_hw)
             params.update({k: v for k, v in has_params.items() if k != "method"},
@@ -181,6 +188,11 @@ class VideoTask(MMTask):
             params.update(has_mode="frames", has_segment_frames=segment,
                           has_hide_prob=method.hide_prob,
                           has_fill=HAS_FILL_NOTE)
+        if method.augment == "gridmask":  # one grid for the clip (benchmark.pipelines.gridmask)
+            cfg, grid_params = apply_method_to_mm_config(cfg, method, scope=self.scope,
+                                                         image_hw=frame_hw)
+            params.update({k: v for k, v in grid_params.items() if k != "method"},
+                          gridmask_mode="one mask shared by the clip's frames")
         if stages:
             train = cfg.train_dataloader.dataset
             train.pipeline = insert_stages(list(train.pipeline), stages, before="FormatShape")

@@ -29,10 +29,15 @@ HaS grid sizes (``has``: 0/16/32/44/56 px; ``has-16`` ... fixed) refer to 224-pi
 For smaller inputs ``benchmark.methods.scale_grid_sizes`` keeps the cell-to-image ratio:
 ``s -> max(1, round(s * min(H, W) / 224))``, so 64x64 Tiny ImageNet trains with
 (0, 5, 9, 13, 16) px cells. Hidden pixels get the dataset mean (0 after normalization).
+``has-conv`` hides cells of a feature map instead (default: the backbone's first conv, AlexNet's
+conv1 as in the paper; 5/11 feature-map pixels at a 55-pixel map), in training only; see
+:mod:`benchmark.conv_hiding`.
 
 Options (``RunSpec.options``): ``batch_size`` (training), ``eval_batch_size``, ``lr``,
 ``val_interval`` (epochs between validations; the history then has fewer rows),
-``num_workers``.
+``num_workers``, ``pooling`` (``gap``, the default, or ``gmp``: global max pooling before the
+linear classifier, the paper's GAP-vs-GMP analysis; CAMs the same way, see
+:mod:`tasks.wsol.pooling`).
 
 Each run writes ``cam_examples.png`` (CAM overlays of the first test images, GT box green,
 predicted box red) and ``cams.npz`` (what the figure needs) into its work dir; :func:`explain`
@@ -49,10 +54,19 @@ import numpy as np
 
 from benchmark.engine import mmrun
 from benchmark.engine.spec import RunSpec, TaskOutput
+from benchmark.erasing.family import PIPELINE_FAMILY
 from benchmark.methods import get_method
-from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask, loader_datasets, set_num_classes
+from tasks.base import (
+    DROPOUT_METHODS,
+    IMAGE_METHODS,
+    DatasetInfo,
+    MMTask,
+    loader_datasets,
+    set_num_classes,
+)
 from tasks.wsol import boxes as localization
 from tasks.wsol import data as layouts
+from tasks.wsol import pooling as poolings
 from tasks.wsol.figures import EXAMPLES, collect_examples, draw_examples, examples_from
 
 #: (model, dataset) -> config file.
@@ -136,19 +150,30 @@ class WSOLTask(MMTask):
     datasets: dict[str, DatasetInfo] = field(default_factory=_datasets)
     models: tuple[str, ...] = ("resnet18-small", "resnet50", "vgg16-gap", "alexnet-gap",
                                "googlenet-gap")
-    methods: tuple[str, ...] = (*IMAGE_METHODS, "full-image")
+    methods: tuple[str, ...] = (*IMAGE_METHODS, *DROPOUT_METHODS, *PIPELINE_FAMILY, "cutmix",
+                                "has-conv", "full-image")
     scope: str = "mmpretrain"
     registers: tuple[str, ...] = ("tasks.wsol.mm",)
-    task_options: frozenset[str] | None = frozenset({"eval_batch_size", "val_interval"})
+    task_options: frozenset[str] | None = frozenset({"eval_batch_size", "val_interval",
+                                                      "pooling"})
     #: torchvision model-zoo files (``vgg16-gap`` has BatchNorm here, so its vgg16_bn).
     pretrained_files: dict[str, str] = field(default_factory=lambda: {
         "resnet50": "resnet50-0676ba61.pth", "vgg16-gap": "vgg16_bn-6c64b313.pth",
         "alexnet-gap": "alexnet-owt-7be5be79.pth", "googlenet-gap": "googlenet-1378be20.pth"})
     configs: dict[tuple[str, str | None], str] = field(default_factory=lambda: dict(CONFIGS))
 
+    def check_options(self, spec: RunSpec) -> None:
+        """Also reject a ``pooling`` other than ``gap`` / ``gmp`` (before anything is built)."""
+        super().check_options(spec)
+        if "pooling" in spec.option_dict:
+            poolings.check_pooling(spec.option_dict["pooling"])
+
     def build_config(self, spec: RunSpec) -> tuple[Any, dict[str, Any]]:
         """The mmengine Config for a resolved spec (data root, classes), method inserted."""
         cfg = self.load_config(spec)
+        pooling = spec.option_dict.get("pooling")
+        if pooling is not None:  # without it the configs' GAP stays as it is (same fingerprint)
+            poolings.set_pooling(cfg, pooling)
         loader_datasets(cfg, spec.data_root)
         set_num_classes(cfg, num_classes(spec.dataset, spec.data_root))
         batch = spec.option_dict.get("eval_batch_size")
@@ -159,7 +184,8 @@ class WSOLTask(MMTask):
             cfg.optim_wrapper.optimizer.lr = float(spec.option_dict["lr"])
         if spec.option_dict.get("val_interval"):
             cfg.train_cfg.val_interval = int(spec.option_dict["val_interval"])
-        return self.apply_method(cfg, spec, DATASET_INPUTS[spec.dataset][0])
+        cfg, params = self.apply_method(cfg, spec, DATASET_INPUTS[spec.dataset][0])
+        return cfg, params if pooling is None else {**params, "pooling": pooling}
 
     def renamed(self, values: dict[str, Any]) -> dict[str, Any]:
         """Our metric's keys without their ``wsol/`` prefix."""

@@ -9,7 +9,8 @@
 * ``WSOLClassifier`` (``MODELS``): mmpretrain's ``ImageClassifier`` (training unchanged: labels
   only) whose ``predict`` also returns, per image, the maps of the predicted and of the
   ground-truth class (``cams``: ``(2, H, W)`` in [0, 1] at the network input's size). CAM for
-  GAP + ``LinearClsHead`` models, Grad-CAM (pytorch-grad-cam) otherwise.
+  GAP (or GMP, ``pooling=gmp``) + ``LinearClsHead`` models, Grad-CAM (pytorch-grad-cam)
+  otherwise.
 * ``WSOLMetric`` (``METRICS``): Top-1 Cls, Top-1 Loc, GT-known Loc (paper protocol) and
   MaxBoxAccV2 (wsolevaluation), in percent, from those maps and the samples' ``gt_bboxes``
   (already in the network input's pixels, see :mod:`tasks.wsol.datasets`).
@@ -32,7 +33,7 @@ from torch import nn
 
 import tasks.wsol.datasets  # noqa: F401  (registers the WSOL datasets)
 from tasks.wsol import boxes as localization
-from tasks.wsol import models as _models  # noqa: F401  (registers AlexNetGAP, GoogLeNetGAP)
+from tasks.wsol import models as _models  # registers AlexNetGAP, GoogLeNetGAP, GlobalMaxPooling
 from tasks.wsol.cam import class_activation_maps, grad_cam_maps
 
 
@@ -74,7 +75,8 @@ class WSOLClassifier(ImageClassifier):
     """An ``ImageClassifier`` whose predictions carry the predicted and GT classes' maps.
 
     Args:
-        cam_method: ``"cam"`` (needs a ``GlobalAveragePooling`` neck and a ``LinearClsHead``),
+        cam_method: ``"cam"`` (needs a ``GlobalAveragePooling`` or ``GlobalMaxPooling`` neck
+            and a ``LinearClsHead``),
             ``"gradcam"``, or ``"auto"`` (CAM when the head allows it, else Grad-CAM).
         gradcam_layer: Dotted name of the module Grad-CAM hooks (default: the backbone's last
             residual stage ``backbone.layer4`` when it exists, else the backbone).
@@ -86,12 +88,13 @@ class WSOLClassifier(ImageClassifier):
         super().__init__(*args, **kwargs)
         if cam_method not in ("auto", "cam", "gradcam"):
             raise ValueError(f"cam_method must be 'auto', 'cam' or 'gradcam'; got {cam_method!r}")
+        # CAM is exact for global average and max pooling alike (tasks.wsol.pooling).
         has_gap_head = isinstance(self.head, LinearClsHead) and isinstance(
-            self.neck, GlobalAveragePooling)
+            self.neck, GlobalAveragePooling | _models.GlobalMaxPooling)
         if cam_method == "cam" and not has_gap_head:
             raise ValueError(
-                "cam_method='cam' needs a GlobalAveragePooling neck and a LinearClsHead; "
-                "use cam_method='gradcam' for this model"
+                "cam_method='cam' needs a GlobalAveragePooling (or GlobalMaxPooling) neck and a "
+                "LinearClsHead; use cam_method='gradcam' for this model"
             )
         self.cam_method = "cam" if cam_method == "auto" and has_gap_head else (
             "gradcam" if cam_method == "auto" else cam_method)

@@ -3,7 +3,8 @@
 Both are registered in mmpretrain's ``MODELS`` (``AlexNetGAP``, ``GoogLeNetGAP``) and return, as
 :class:`tasks.wsol.mm.VGGGAP` does, a 1-tuple with their last feature map; the configs follow
 them with mmpretrain's ``GlobalAveragePooling`` neck and ``LinearClsHead`` (GAP + softmax), so
-:class:`tasks.wsol.mm.WSOLClassifier` computes exact CAMs.
+:class:`tasks.wsol.mm.WSOLClassifier` computes exact CAMs. :class:`GlobalMaxPooling` (also in
+``MODELS``) replaces that neck under the run option ``pooling=gmp`` (:mod:`tasks.wsol.pooling`).
 
 Sources of the surgery:
 
@@ -212,3 +213,43 @@ class GoogLeNetGAP(_ScaledInputBackbone):
         for name in GOOGLENET_KEPT:
             x = getattr(self, name)(x)
         return (self.extra(x),)
+
+
+@MODELS.register_module()
+class GlobalMaxPooling(nn.Module):
+    """Global max pooling neck: the ``pooling=gmp`` counterpart of ``GlobalAveragePooling``.
+
+    Takes what mmpretrain's ``GlobalAveragePooling`` takes (a feature map or a tuple of them)
+    and returns the same shapes: each ``(N, C, *spatial)`` map becomes ``(N, C)``, the maximum
+    of each channel over its spatial positions (see :mod:`tasks.wsol.pooling`).
+
+    Args:
+        dim: Spatial dimensions of each map: 1, 2 (images) or 3.
+
+    Raises:
+        ValueError: for another ``dim``.
+    """
+
+    def __init__(self, dim: int = 2):
+        super().__init__()
+        if dim not in (1, 2, 3):
+            raise ValueError(f"GlobalMaxPooling dim must be 1, 2 or 3; got {dim!r}")
+        self.dim = dim
+
+    def init_weights(self) -> None:
+        """Nothing to initialize (mmpretrain calls it on every neck)."""
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != self.dim + 2:
+            raise ValueError(f"GlobalMaxPooling(dim={self.dim}) needs (N, C) + {self.dim} "
+                             f"spatial dims; got shape {tuple(x.shape)}")
+        return x.flatten(2).amax(dim=2)
+
+    def forward(self, inputs: torch.Tensor | tuple[torch.Tensor, ...]
+                ) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """``(N, C)`` per map, a tuple for a tuple."""
+        if isinstance(inputs, tuple):
+            return tuple(self._pool(x) for x in inputs)
+        if isinstance(inputs, torch.Tensor):
+            return self._pool(inputs)
+        raise TypeError(f"neck inputs must be a tensor or a tuple of them; got {type(inputs)}")

@@ -21,8 +21,8 @@ def test_unknown_task_names_known_tasks(capsys):
 
 
 def test_unknown_method_names_known_methods(capsys):
-    code, out = _run(capsys, "run", "classification", "--method", "cutmix")
-    assert code == 2 and "unknown method 'cutmix'" in out.err and "has-32" in out.err
+    code, out = _run(capsys, "run", "classification", "--method", "mixup")
+    assert code == 2 and "unknown method 'mixup'" in out.err and "has-32" in out.err
 
 
 def test_unknown_dataset_names_known_datasets(capsys):

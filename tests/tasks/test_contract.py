@@ -9,7 +9,12 @@ registry declares must pass, so a new task, dataset, model or method is checked 
   config for the dataset and says which models do;
 - the method's stage (``HideAndSeek`` / ``HideAndSeekFrames`` or the HaS data preprocessor,
   random erasing or its framework counterpart) is in the training pipeline only, never in
-  the validation or test pipelines, and the baseline has none;
+  the validation or test pipelines, and the baseline has none -- except ``dropout-traintest``,
+  the paper's baseline that drops input pixels at test time too, whose evaluation pipelines
+  must hide;
+- ``has-conv`` hides a feature map, not an image: no hiding stage or preprocessor anywhere, one
+  ``HideFeatureCellsHook`` in ``custom_hooks`` on a backbone layer the built model has, and no
+  other method has that hook;
 - a missing or empty data root gives the layout error (``ValueError``) naming what is missing.
 
 The data roots are generated once per dataset (``DatasetInfo.synth``); datasets that cannot
@@ -30,8 +35,11 @@ from tasks.base import MM_LOADERS, MMTask
 
 #: Stage / transform / preprocessor type names that hide (HaS).
 HIDING = ("HideAndSeek", "HideAndSeekFrames", "HideAndSeekTensor")
+#: The mmengine hook ``has-conv`` adds (hides a feature map in training).
+FEATURE_HIDING_HOOK = "HideFeatureCellsHook"
 #: Type names of the erasing stages a method inserts (the framework's own or ours).
-ERASING = ("RandomErasing", "RandomCutOut", "EraseSnippetSpan")
+ERASING = ("RandomErasing", "RandomCutOut", "EraseSnippetSpan", "Cutout", "GridMask",
+           "CutoutTensor", "GridMaskTensor")
 
 #: Each CIFAR release: (its class count, the mmpretrain dataset types that read it).
 CIFAR = {"cifar10": (10, ("CIFAR10", "CIFAR10Unverified")), "cifar100": (100, ("CIFAR100",))}
@@ -170,10 +178,15 @@ def _assert_method_in_training_only(method_name: str, train: list[set[str]],
         assert (bool(stages & set(HIDING)) or hides_in_preprocessor) == method.hides, (
             f"{method_name}: training pipeline {sorted(stages)} "
             f"{'lacks' if method.hides else 'has'} a hiding stage")
-        assert bool(stages & set(ERASING)) == method.erases, (
+        erases = method.erases or method.augment in ("cutout", "gridmask")
+        assert bool(stages & set(ERASING)) == erases, (
             f"{method_name}: training pipeline {sorted(stages)} "
-            f"{'lacks' if method.erases else 'has'} an erasing stage")
+            f"{'lacks' if erases else 'has'} an erasing stage")
     for stages in evaluation:
+        if method.hides_at_test:  # dropout-traintest: the paper hides test images too
+            assert stages & set(HIDING) or hides_in_preprocessor, (
+                f"{method_name}: an evaluation pipeline {sorted(stages)} lacks its hiding stage")
+            continue
         assert not stages & set(HIDING + ERASING), (
             f"{method_name}: an evaluation pipeline holds {sorted(stages & set(HIDING + ERASING))}")
     if not method.hides:
@@ -214,7 +227,29 @@ def _check_mm_unit(task: MMTask, spec: RunSpec) -> None:
     _assert_method_in_training_only(
         spec.method, stages["train_dataloader"],
         stages["val_dataloader"] + stages["test_dataloader"], _preprocessor_types(cfg))
+    augments = (cfg["model"].get("train_cfg") or {}).get("augments") or []
+    assert [a["type"] for a in augments] == (["CutMix"] if spec.method == "cutmix" else []), (
+        f"{spec.method}: model.train_cfg.augments is {augments}")
+    _assert_feature_hiding_hook(task, spec, cfg)
     _check_against_data(task, spec, cfg)
+
+
+def _assert_feature_hiding_hook(task: MMTask, spec: RunSpec, cfg: Any) -> None:
+    """``has-conv`` (no stage anywhere): one conv-hiding hook, on a layer the model has.
+
+    The hook hides in training mode only (``tests/benchmark/pipelines/test_conv_hiding.py``);
+    every other method has no such hook.
+    """
+    hooks = [h for h in cfg.get("custom_hooks") or []
+             if str(h["type"]).endswith(FEATURE_HIDING_HOOK)]
+    method = get_method(spec.method)
+    assert len(hooks) == (1 if method.hides_features else 0), (
+        f"{spec.method}: custom_hooks hold {len(hooks)} {FEATURE_HIDING_HOOK}")
+    if hooks:
+        from benchmark.pipelines.conv_hiding import resolve_layer
+
+        name, _ = resolve_layer(task.build_model(spec), hooks[0]["layer"])
+        assert name.startswith("backbone."), f"{spec.method}: hides {name}, not the backbone's"
 
 
 def _check_against_data(task: MMTask, spec: RunSpec, cfg: Any) -> None:

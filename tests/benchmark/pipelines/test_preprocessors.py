@@ -179,7 +179,7 @@ def test_overlay_swaps_the_preprocessor_and_keeps_the_pipeline(scope):
         "DataPreProcessor")
     assert preprocessor["type"].split(".")[1].startswith("HideAndSeek")
     assert preprocessor["hide_and_seek"] == dict(grid_sizes=[0, 16, 32, 44, 56], hide_prob=0.4)
-    assert params["has_placement"] == "preprocessor" and "exactly" in params["has_fill"]
+    assert params["has_placement"] == "preprocessor" and "exactly" in params["has_fill_note"]
     with pytest.raises(ValueError, match="placement must be one of"):
         method_for("has", {"has_placement": "gpu"})
 
