@@ -10,9 +10,10 @@ artifacts they list) and writes, next to them:
   columns are baseline | random erasing | HaS | other methods (one per method variant) —
   ``mean ± std (n=seeds)`` over the ok seeds, Δ vs the row's baseline with its 95% bootstrap
   interval, the test and its Benjamini–Hochberg adjusted significance mark, the paper's Δ
-  beside ours — the task's figures and the run artifacts; then runs a suite names that have
-  no record, failed runs with their reasons, unreadable records, the paper's reference values
-  and a provenance summary (commits, package versions; no timestamps).
+  beside ours — the task's figures and the run artifacts; then the ablation tables, one per
+  axis (:mod:`benchmark.reporting.ablations`), where the records hold any; then runs a suite
+  names that have no record, failed runs with their reasons, unreadable records, the paper's
+  reference values and a provenance summary (commits, package versions; no timestamps).
 - ``figures/``: per task Δ vs baseline (error bars: the 95% bootstrap interval, dots: the
   seeds), a summary figure of the improvement over the baseline (HaS vs random erasing on each
   task's headline metric, sign flipped for lower-is-better metrics) and per-epoch validation
@@ -57,7 +58,7 @@ import pandas as pd
 
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.records import Record, read_records, write_atomic
-from benchmark.reporting import figures, variants
+from benchmark.reporting import ablations, figures, variants
 from benchmark.reporting import stats as cell_statistics
 from benchmark.reporting import table as results
 from benchmark.reporting.document import (
@@ -554,6 +555,26 @@ def _task_section(ctx: _Context, task: str) -> list[Block]:
     return blocks
 
 
+def _ablation_section(ctx: _Context) -> list[Block]:
+    """One table per ablation axis (:mod:`benchmark.reporting.ablations`); none: nothing."""
+    blocks: list[Block] = []
+    seen = None
+    for axis, (task, dataset, model), header, rows in ablations.axis_tables(ctx.stats, display):
+        if axis is not seen:
+            blocks.append(Heading(3, axis.title))
+            seen = axis
+        blocks.append(Para(f"{task} / {dataset} / {model}"))
+        blocks.append(Table(tuple(header), tuple(tuple(r) for r in rows)))
+    if blocks:
+        blocks.insert(0, Heading(2, "Ablations"))
+        blocks.insert(1, Para("Each axis varies one knob; its rows are the runs that differ "
+                              "from the defaults in that knob only, with the baseline and the "
+                              "default HaS of the same task, dataset and model. Cells: mean ± "
+                              "std (n seeds) and Δ vs the baseline of the run's own row (a GMP "
+                              "run against the GMP baseline); the tests are in the task tables."))
+    return blocks
+
+
 def _summary_figure(ctx: _Context) -> Image | None:
     rows = summary_rows(ctx.stats, ctx.deltas)
     if not rows:
@@ -701,6 +722,7 @@ def build_report(
             blocks.append(summary)
         for task in dict.fromkeys(ctx.stats["task"]):
             blocks += _task_section(ctx, task)
+        blocks += _ablation_section(ctx)
     if suite_name is not None:
         blocks.append(Heading(2, "Runs without a record"))
         blocks.append(Bullets(tuple(not_recorded)) if not_recorded else

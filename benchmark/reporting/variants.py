@@ -9,7 +9,7 @@ local pretrained weights by their sha256). The reporting splits what is not the 
   runs of one (task, dataset, model) under two settings give two rows, each with its own
   baseline. The row's ``setting`` label names what differs between the settings of the
   (task, dataset, model), e.g. ``epochs=10``; it is empty when there is only one setting.
-- the **variant**: the method's own options (:data:`benchmark.methods.HAS_OPTIONS`) and the
+- the **variant**: the method's own options (:data:`METHOD_OPTIONS`: HaS's and has-conv's) and the
   method parameters as applied (``method_params`` of the record). Two variants of one method
   in one row are two columns, labelled by what differs, e.g. ``has (has_hide_prob=0.25)``;
   a method with a single variant keeps its plain name.
@@ -29,8 +29,12 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.conv_hiding import CONV_OPTIONS
 from benchmark.engine.spec import EXECUTION_OPTIONS, PRETRAINED_OPTION
 from benchmark.methods import HAS_OPTIONS
+
+#: The options that belong to a method (its variant), not to the row's setting.
+METHOD_OPTIONS = frozenset(HAS_OPTIONS) | frozenset(CONV_OPTIONS)
 
 #: Columns :func:`assign` adds to the tidy table.
 GROUP_COLUMNS = ("setting", "variant", "setting_key", "variant_key")
@@ -91,7 +95,7 @@ def split_definition(
         ``({"epochs": ..., "options": {...}}, {"options": {...}, "params": {...}})``.
     """
     kept = run_options(options)
-    method = {k: kept.pop(k) for k in sorted(kept) if k in HAS_OPTIONS}
+    method = {k: kept.pop(k) for k in sorted(kept) if k in METHOD_OPTIONS}
     return ({"epochs": epochs, "options": dict(sorted(kept.items()))},
             {"options": method, "params": dict(method_params)})
 
