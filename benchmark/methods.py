@@ -502,7 +502,9 @@ def apply_method_to_mm_config(
         dataset: The dataset's name (for Cutout's per-dataset square side).
 
     Returns:
-        (new_cfg, method_params); ``cutmix`` also sets ``model.train_cfg.augments``.
+        (new_cfg, method_params); ``cutmix`` also sets ``model.train_cfg.augments``;
+        ``gridmask`` also adds its probability-ramp hook to ``custom_hooks``
+        (:func:`benchmark.erasing.family.add_gridmask_prob_ramp`).
     """
     method = method_name if isinstance(method_name, Method) else get_method(method_name)
     new_cfg = copy.deepcopy(cfg)
@@ -513,6 +515,8 @@ def apply_method_to_mm_config(
     )
     if method.augment == "cutmix":
         erasing_family.apply_batch_augment(new_cfg, scope)
+    if method.augment == "gridmask":  # the paper's probability ramp, a hook (all epochs)
+        params.update(erasing_family.add_gridmask_prob_ramp(new_cfg))
     if stages:
         for dataset in _train_dataset_cfgs(new_cfg):
             dataset["pipeline"] = insert_stages(

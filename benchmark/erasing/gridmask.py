@@ -24,7 +24,9 @@ import numpy as np
 #: The paper's ImageNet setting, as the authors' ResNet-50 run passes it
 #: (github.com/dvlab-research/GridMask, imagenet_grid/checkpoints/resnet50/start_train.sh:
 #: ``--d1 96 --d2 224 --ratio 0.6 --rotate 360 --mode 1 --prob 0.8 --st_epochs 240``, 300
-#: epochs): ``mode 1`` drops the squares and keeps the bands (dropped fraction 0.16).
+#: epochs): ``mode 1`` drops the squares and keeps the bands (dropped fraction 0.16); the
+#: probability rises linearly from 0 to ``prob`` over the first ``prob_ramp_epochs_fraction``
+#: of the epochs (its ``set_prob``: ``prob * min(1, epoch / st_epochs)``).
 IMAGENET_SETTING: dict[str, Any] = {
     "d_range_px": (96, 224), "ratio": 0.6, "rotate_deg": 360, "prob": 0.8,
     "prob_ramp_epochs_fraction": 240 / 300,

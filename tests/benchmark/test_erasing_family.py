@@ -6,6 +6,7 @@ subsets): what the stage their method inserts changes, and only that.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -113,7 +114,7 @@ def test_gridmask_drops_the_fraction_ratio_implies_on_real_tiny_imagenet(shared_
                                                     image_hw=(64, 64))
     stage = cfg["train_dataloader"]["dataset"]["pipeline"][1]
     assert stage["type"] == "mmpretrain.GridMask" and stage["d_range"] == (27, 64)
-    assert params["gridmask_ratio"] == 0.6 and params["gridmask_prob"] == 0.8
+    assert params["gridmask_ratio"] == 0.6 and params["gridmask_prob_max"] == 0.8
     assert params["gridmask_drop_fraction"] == pytest.approx(0.16)
     gridmask = _build({**stage, "prob": 1.0})
     np.random.seed(2)
@@ -156,6 +157,103 @@ def test_gridmask_masks_a_clip_with_one_mask_and_validates():
         GridMask(ratio=1.0)
     with pytest.raises(ValueError, match="d_min < d_max"):
         GridMask(d_range=(20, 10))
+
+
+def _ramp_runner(epoch: int, max_epochs: int, dataset):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(epoch=epoch, max_epochs=max_epochs, logger=logging.getLogger("t"),
+                           train_dataloader=SimpleNamespace(dataset=dataset))
+
+
+def _pipeline_dataset(*transforms):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(pipeline=SimpleNamespace(transforms=list(transforms)))
+
+
+def test_prob_ramp_hook_follows_the_papers_set_prob():
+    from benchmark.pipelines.gridmask import GridMask, GridMaskProbRampHook
+
+    stage = GridMask(d_range=(8, 16), prob=0.8)
+    dataset = _pipeline_dataset(object(), stage)
+    hook = GridMaskProbRampHook(max_prob=0.8, ramp_fraction=240 / 300)
+    # 10 epochs: a ramp of round(0.8 * 10) = 8 epochs, prob = 0.8 * min(1, epoch / 8)
+    for epoch, expected in ((0, 0.0), (1, 0.1), (2, 0.2), (4, 0.4), (7, 0.7), (8, 0.8),
+                            (9, 0.8)):
+        hook.before_train_epoch(_ramp_runner(epoch, 10, dataset))
+        assert stage.prob == pytest.approx(expected), epoch
+    # the paper's 300 epochs: 240 ramp epochs
+    assert hook.ramp_length(300) == 240 and hook.prob_at(120, 300) == pytest.approx(0.4)
+    assert hook.ramp_length(1) == 1 and hook.prob_at(0, 1) == 0.0
+    assert GridMaskProbRampHook(ramp_epochs=5).prob_at(2, 300) == pytest.approx(0.32)
+
+
+def test_prob_ramp_hook_reaches_wrapped_datasets_and_refuses_without_gridmask():
+    from types import SimpleNamespace
+
+    from benchmark.pipelines.gridmask import GridMask, GridMaskProbRampHook
+
+    first, second = GridMask(d_range=(8, 16)), GridMask(d_range=(8, 16))
+    concat = SimpleNamespace(datasets=[_pipeline_dataset(first), _pipeline_dataset(second)])
+    hook = GridMaskProbRampHook()
+    hook.before_train_epoch(_ramp_runner(2, 5, SimpleNamespace(dataset=concat)))  # Repeat
+    assert first.prob == second.prob == pytest.approx(0.8 * 2 / 4)
+    with pytest.raises(ValueError, match="holds no GridMask stage"):
+        hook.before_train_epoch(_ramp_runner(0, 5, _pipeline_dataset(object())))
+    from mmengine.runner import IterBasedTrainLoop
+
+    by_iteration = IterBasedTrainLoop.__new__(IterBasedTrainLoop)
+    with pytest.raises(ValueError, match="iteration-based"):
+        hook.before_train(SimpleNamespace(train_loop=by_iteration))
+    for bad, match in (({"max_prob": 1.5}, "max_prob"), ({"ramp_fraction": 0}, "ramp_fraction"),
+                       ({"ramp_epochs": 0}, "ramp_epochs")):
+        with pytest.raises(ValueError, match=match):
+            GridMaskProbRampHook(**bad)
+
+
+def test_gridmask_overlay_adds_the_ramp_hook_and_leaves_the_loaders():
+    from mmengine.registry import HOOKS
+
+    cfg, params = methods.apply_method_to_mm_config(_cfg(), "gridmask", scope="mmpretrain",
+                                                    image_hw=(64, 64))
+    assert cfg["custom_hooks"] == [{"type": "GridMaskProbRampHook", "max_prob": 0.8,
+                                    "ramp_fraction": 0.8}]
+    assert type(HOOKS.build(cfg["custom_hooks"][0])).__name__ == "GridMaskProbRampHook"
+    assert cfg["test_dataloader"] == _cfg()["test_dataloader"]
+    assert {k: v for k, v in cfg["train_dataloader"].items() if k != "dataset"} == {
+        k: v for k, v in _cfg()["train_dataloader"].items() if k != "dataset"}
+    assert params["gridmask_prob_max"] == 0.8 and "gridmask_prob" not in params
+    assert params["gridmask_prob_ramp"] == ("linear 0 -> 0.8 over the first 80% of the training "
+                                            "epochs (the paper's ImageNet run: 240 of 300)")
+
+
+def test_gridmask_prob_set_in_the_parent_reaches_a_running_worker():
+    import torch.multiprocessing as mp
+
+    from benchmark.pipelines.gridmask import GridMask
+
+    stage = GridMask(d_range=(8, 16), prob=0.0)
+    ctx = mp.get_context("spawn")  # the dataset is pickled to the worker, as torch does
+    ask, answer = ctx.Queue(), ctx.Queue()
+    worker = ctx.Process(target=_report_prob, args=(stage, ask, answer))
+    worker.start()
+    try:
+        ask.put(True)
+        assert answer.get(timeout=60) == 0.0
+        stage.prob = 0.6
+        ask.put(True)
+        assert answer.get(timeout=60) == pytest.approx(0.6)
+    finally:
+        ask.put(False)
+        worker.join(timeout=60)
+    with pytest.raises(ValueError, match="prob must be in"):
+        stage.prob = 1.5
+
+
+def _report_prob(stage, ask, answer) -> None:
+    while ask.get():
+        answer.put(stage.prob)
 
 
 def test_torchreid_counterparts_fill_zero_after_normalize():
@@ -202,6 +300,40 @@ def test_cutmix_classification_run_trains(tiny_cifar10, tmp_path):
     record = run_one(spec, tmp_path, raise_errors=True)
     assert record.status == "ok" and record.method_params["cutmix_alpha"] == 1.0
     assert all(0 <= v <= 100 for v in record.metrics.values())
+
+
+@pytest.mark.slow
+def test_gridmask_classification_run_ramps_the_probability(tiny_cifar10, tmp_path,
+                                                           monkeypatch):
+    import os
+
+    from benchmark.engine.runner import run_one
+    from benchmark.engine.spec import RunSpec
+    from benchmark.pipelines.gridmask import GridMask
+
+    seen = tmp_path / "seen.txt"  # written by the (persistent) data-loader worker
+    transform = GridMask.transform
+
+    def noted(self, results):
+        with seen.open("a") as out:
+            out.write(f"{os.getpid()} {self.prob}\n")
+        return transform(self, results)
+
+    monkeypatch.setattr(GridMask, "transform", noted)
+    spec = RunSpec("classification", method="gridmask", dataset="cifar10",
+                   data_root=str(tiny_cifar10), model="resnet-tiny-cifar", epochs=3,
+                   synthetic=True, options=(("batch_size", 40), ("num_workers", 1)))
+    record = run_one(spec, tmp_path / "results", raise_errors=True)
+    assert record.status == "ok" and record.method_params["gridmask_prob_max"] == 0.8
+    calls = [line.split() for line in seen.read_text().splitlines()]
+    pids = {pid for pid, _ in calls}
+    assert len(pids) == 1 and int(next(iter(pids))) != os.getpid()  # one persistent worker
+    probs = [float(p) for _, p in calls]
+    # 3 epochs: a ramp of round(0.8 * 3) = 2 epochs, so 0, 0.4, 0.8 (one value per epoch)
+    epochs = [p for i, p in enumerate(probs) if i == 0 or p != probs[i - 1]]
+    assert epochs == pytest.approx([0.0, 0.4, 0.8]) and len(probs) % 3 == 0
+    log = "".join(p.read_text() for p in (tmp_path / "results").rglob("*.log"))
+    assert "gridmask: prob 0.4000 in epoch 2 (ramp to 0.8 over 2 epochs)" in log
 
 
 REFUSED = [(task, method) for task, method in (
