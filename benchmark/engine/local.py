@@ -8,6 +8,7 @@ shows as missing (and is retried by the next ``hasbench suite``).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import sys
 import time
 
@@ -25,13 +26,33 @@ def _run_in_worker(args: tuple[RunSpec, str, str]) -> tuple[str, str, float]:
     return run_one(spec, results_dir, suite=suite_name).outcome
 
 
+def worker_threads(workers: int) -> int | None:
+    """Torch CPU threads per worker: this process's cores shared out (None: leave torch's own).
+
+    A worker that keeps torch's default (every core) contends with the others for the same
+    cores. ``OMP_NUM_THREADS`` set by the user wins; a run's own ``threads`` option wins over
+    both (:func:`benchmark.engine.mmrun.torch_threads`).
+    """
+    if "OMP_NUM_THREADS" in os.environ:
+        return None
+    return max(1, len(os.sched_getaffinity(0)) // max(1, workers))
+
+
+def _start_worker(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def run_local(suite: Suite, runs: list[SuiteRun], workers: int = 1) -> list[tuple[str, str, float]]:
     """Run ``runs`` on this machine; returns (run_id, status, wall seconds) per run.
 
     Args:
         suite: The suite (its name and results dir).
         runs: The pending runs, already validated.
-        workers: Parallel worker processes (1 = sequential, in this process).
+        workers: Parallel worker processes (1 = sequential, in this process), each with
+            :func:`worker_threads` torch threads.
     """
     jobs = [(r.spec, str(suite.results_dir), suite.name) for r in runs]
     outcomes = []
@@ -42,7 +63,8 @@ def run_local(suite: Suite, runs: list[SuiteRun], workers: int = 1) -> list[tupl
             outcomes.append(_run_in_worker(job))
             _report(outcomes[-1])
     else:
-        with mp.get_context("spawn").Pool(workers) as pool:
+        with mp.get_context("spawn").Pool(workers, initializer=_start_worker,
+                                          initargs=(worker_threads(workers),)) as pool:
             for outcome in pool.imap_unordered(_run_in_worker, jobs):
                 outcomes.append(outcome)
                 _report(outcome)

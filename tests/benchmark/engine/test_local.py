@@ -1,0 +1,35 @@
+"""The local executor: parallel workers share the machine's cores out instead of each taking all."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from benchmark.engine import records
+from benchmark.engine.local import run_local, worker_threads
+from benchmark.engine.spec import RunSpec
+from benchmark.engine.suite import Suite, SuiteRun
+
+
+def test_worker_threads_share_the_cores(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert [worker_threads(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert worker_threads(2) is None  # the user's setting is left alone
+
+
+@pytest.mark.slow
+def test_parallel_workers_record_their_share_of_threads(tiny_cifar10, tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    specs = [RunSpec(task="classification", dataset="cifar10", data_root=str(tiny_cifar10),
+                     model="resnet-tiny-cifar", method=method, epochs=1, synthetic=True,
+                     options=(("batch_size", 16),)) for method in ("baseline", "has")]
+    runs = [SuiteRun(s) for s in specs]
+    outcomes = run_local(Suite("t", tmp_path, runs), runs, workers=2)
+    assert [status for _, status, _ in outcomes] == ["ok", "ok"]
+    expected = max(1, len(os.sched_getaffinity(0)) // 2)
+    for spec in specs:
+        record = records.read_record(records.record_path(tmp_path, spec.run_id()))
+        assert record.provenance["torch_threads"] == expected
