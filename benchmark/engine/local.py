@@ -1,8 +1,9 @@
 """Executors run a suite's pending runs: ``local`` (sequential or N worker processes) here.
 
 Every run goes through :func:`benchmark.engine.runner.run_one`, which writes its record atomically,
-so executors only decide *where* runs happen; a crashed worker leaves no record and the run
-shows as missing (and is retried by the next ``hasbench suite``).
+so executors only decide *where* runs happen; a run that crashes outside the runner's own
+error handling (its traceback printed, status ``crashed``) leaves no record, shows as missing
+and is retried by the next ``hasbench suite``, while the suite's other runs go on.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
+import traceback
 
 from benchmark.engine.spec import RunSpec
 from benchmark.engine.suite import Suite, SuiteRun
@@ -20,10 +22,15 @@ def _run_in_worker(args: tuple[RunSpec, str, str]) -> tuple[str, str, float]:
     from benchmark.engine.progress import quiet_known_warnings
 
     quiet_known_warnings()  # a spawned worker does not inherit the CLI's filters
-    from benchmark.engine.runner import run_one
-
     spec, results_dir, suite_name = args
-    return run_one(spec, results_dir, suite=suite_name).outcome
+    start = time.time()
+    try:
+        from benchmark.engine.runner import run_one
+
+        return run_one(spec, results_dir, suite=suite_name).outcome
+    except Exception:  # e.g. a module that does not import: the other runs go on
+        traceback.print_exc(file=sys.stderr)
+        return spec.run_id(), "crashed", time.time() - start
 
 
 def worker_threads(workers: int) -> int | None:

@@ -33,3 +33,24 @@ def test_parallel_workers_record_their_share_of_threads(tiny_cifar10, tmp_path, 
     for spec in specs:
         record = records.read_record(records.record_path(tmp_path, spec.run_id()))
         assert record.provenance["torch_threads"] == expected
+
+
+def test_a_crashing_run_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    import benchmark.engine.runner as runner
+
+    def run_one(spec, results_dir, suite=None):
+        if spec.method == "baseline":
+            raise ImportError("cannot import name 'x'")
+        return SimpleNamespace(outcome=(spec.run_id(), "ok", 1.0))
+
+    monkeypatch.setattr(runner, "run_one", run_one)
+    specs = [RunSpec(task="classification", dataset="cifar10", model="resnet-tiny-cifar",
+                     method=m, epochs=1, synthetic=True) for m in ("baseline", "has")]
+    runs = [SuiteRun(s) for s in specs]
+    outcomes = run_local(Suite("t", tmp_path, runs), runs, workers=1)
+    assert [o[:2] for o in outcomes] == [(specs[0].run_id(), "crashed"),
+                                         (specs[1].run_id(), "ok")]
+    assert "ImportError: cannot import name 'x'" in capsys.readouterr().err
+    assert not records.record_path(tmp_path, specs[0].run_id()).exists()
