@@ -374,7 +374,8 @@ def _validate_all(runs: list, results_dir: Path) -> None:
     problems = []
     for run in runs:
         try:
-            prepare(run.spec, results_dir)
+            task, resolved = prepare(run.spec, results_dir)
+            task.check_resume(resolved, Path(results_dir) / "work" / resolved.run_id())
         except ValueError as err:
             problems.append(f"  {run.spec.task}/{run.spec.method}: {err}")
     if problems:

@@ -87,6 +87,7 @@ TINY_MODELS = {("classification", "resnet18-cifar"): "resnet-tiny-cifar",
                ("age_gender", "resnet18"): "resnet-tiny",
                ("segmentation", "fcn-r50-d8"): "fcn-r18-tiny",
                ("segmentation", "deeplabv3-r50-d8"): "fcn-r18-tiny",
+               ("wsss", "resnet50-deeplabv3"): "resnet-tiny-fcn",
                ("action_localization", "wtalc"): "wtalc-tiny",
                ("video", "i3d-r50"): "i3d-tiny", ("reid", "resnet50"): "osnet_x0_25"}
 #: ``--tiny``: (task, dataset) -> a dataset whose config has smaller inputs, same models.

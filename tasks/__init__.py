@@ -15,6 +15,7 @@ from tasks.base import Task
 TASK_NAMES: tuple[str, ...] = (
     "classification",
     "wsol",
+    "wsss",
     "segmentation",
     "emotion",
     "age_gender",

@@ -220,6 +220,14 @@ class Task(ABC):
         raise ValueError(f"task {self.name!r} does not start from pretrained weights; drop "
                          "--pretrained (option 'pretrained')")
 
+    def check_resume(self, spec: RunSpec, work_dir: Path) -> None:
+        """Raise ``ValueError`` when a rerun cannot resume from ``work_dir`` (none here).
+
+        Called by the runner before anything is trained, so a work dir left unusable (e.g. a
+        finished stage whose outputs were deleted) is bad input (exit 2), not a failed run.
+        """
+        return None
+
     # ----------------------------------------------------------------- the run
     @abstractmethod
     def run(self, spec: RunSpec, work_dir: Path) -> TaskOutput:

@@ -401,6 +401,18 @@ def run_mm(cfg: Any, spec: RunSpec, work_dir: Path, *, scope: str, pretrained: s
     )
 
 
+def use_plain_batchnorm(node: Any) -> None:
+    """Replace every ``SyncBN`` norm config in ``node`` (nested dicts/lists) by ``BN``."""
+    if isinstance(node, dict):
+        if node.get("type") == "SyncBN":
+            node["type"] = "BN"
+        for value in node.values():
+            use_plain_batchnorm(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            use_plain_batchnorm(value)
+
+
 @contextlib.contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
     """Run with ``count`` torch CPU threads (None: unchanged), restoring the previous count.

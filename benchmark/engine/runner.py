@@ -266,7 +266,8 @@ def run_one(
 ) -> records.Record:
     """Run one spec and write its record.
 
-    Validation errors (bad input) are raised before anything is trained and no record is
+    Validation errors (bad input, a work dir the task cannot resume from included:
+    ``Task.check_resume``) are raised before anything is trained and no record is
     written. Failures during training are recorded as ``status="failed"`` with the reason
     (and re-raised when ``raise_errors``).
 
@@ -282,6 +283,7 @@ def run_one(
     weights = (task.check_pretrained(resolved).as_record()
                if PRETRAINED_OPTION in resolved.option_dict else None)
     work_dir = Path(work_root or results_dir / "work") / resolved.run_id()
+    task.check_resume(resolved, work_dir)  # a work dir it cannot resume from: bad input
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / "spec.json").write_text(json.dumps(asdict(resolved), indent=1, default=str))
     commit, dirty = git_state()

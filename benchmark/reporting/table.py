@@ -49,7 +49,7 @@ METHOD_ORDER = (
 CORE_METHODS = ("baseline", "random_erasing", "has")
 #: Order of tasks in views and reports; unknown tasks follow alphabetically.
 TASK_ORDER = (
-    "classification", "wsol", "segmentation", "weak_segmentation", "emotion", "age_gender",
+    "classification", "wsol", "wsss", "segmentation", "weak_segmentation", "emotion", "age_gender",
     "action_localization", "reid",
 )
 BASELINE = "baseline"

