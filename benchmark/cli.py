@@ -269,8 +269,11 @@ def cmd_suite(args: argparse.Namespace) -> int:
         return _print_grid(suite, runs, states)
     _validate_all(pending, suite.results_dir)
     _set_aside_reruns([r for r in pending if states[id(r)] != "missing"], suite.results_dir)
-    print(f"[hasbench] suite {suite.name}: {len(runs)} runs, {len(runs) - len(pending)} "
-          f"already recorded, {len(pending)} to run -> {suite.results_dir}", file=sys.stderr)
+    running = sum(states[id(r)] == "running" for r in runs)
+    print(f"[hasbench] suite {suite.name}: {len(runs)} runs, "
+          f"{len(runs) - len(pending) - running} already recorded, "
+          + (f"{running} running elsewhere (skipped), " if running else "")
+          + f"{len(pending)} to run -> {suite.results_dir}", file=sys.stderr)
     if args.executor == "slurm":
         from benchmark.engine.slurm import run_slurm
 

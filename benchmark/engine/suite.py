@@ -34,6 +34,9 @@ skipped; failed runs are skipped too unless ``retry_failed`` (their reason is ke
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,6 +180,9 @@ def select(runs: list[SuiteRun], filters: dict[str, set[str]]) -> list[SuiteRun]
 def run_state(results_dir: Path, spec: RunSpec, *, check_stale: bool = False) -> str:
     """``done``, ``stale``, ``failed``, ``running`` or ``missing`` for a spec (by its record).
 
+    ``running``: no record and a ``running.json`` marker in its work dir, unless the marker
+    names a process of this host that is gone (then ``missing``: it was killed).
+
     ``stale`` (only with ``check_stale``, which builds the run's config): the record is ok but
     its ``built_config_hash`` differs from what the current code builds for the spec (a
     record without one is never stale). The run id of a spec whose defaults are not resolved
@@ -201,4 +207,27 @@ def run_state(results_dir: Path, spec: RunSpec, *, check_stale: bool = False) ->
                 return "stale"
         return "done"
     marker = Path(results_dir) / "work" / run_id / "running.json"
-    return "running" if marker.exists() else "missing"
+    return "running" if marker.exists() and not _dead_here(marker) else "missing"
+
+
+def _dead_here(marker: Path) -> bool:
+    """Whether a ``running.json`` names a process of this host that no longer exists.
+
+    A run killed outside Python (SIGKILL, a machine shut down) leaves its marker behind; on
+    its own host that is seen and the run counts as missing again (it resumes from its last
+    checkpoint). A marker from another host (a Slurm node) is trusted.
+    """
+    try:
+        written = json.loads(marker.read_text())
+        host, pid = written["host"], int(written["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

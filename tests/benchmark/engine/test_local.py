@@ -54,3 +54,24 @@ def test_a_crashing_run_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
                                          (specs[1].run_id(), "ok")]
     assert "ImportError: cannot import name 'x'" in capsys.readouterr().err
     assert not records.record_path(tmp_path, specs[0].run_id()).exists()
+
+
+def test_a_marker_left_by_a_killed_local_run_does_not_block_it(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from benchmark.engine.suite import run_state
+
+    spec = RunSpec(task="classification", dataset="cifar10", model="resnet-tiny-cifar",
+                   method="has", epochs=1, synthetic=True)
+    marker = tmp_path / "work" / spec.run_id() / "running.json"
+    marker.parent.mkdir(parents=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    for host, pid, state in ((socket.gethostname(), int(gone), "missing"),  # killed here
+                             (socket.gethostname(), os.getpid(), "running"),  # alive here
+                             ("node-elsewhere", int(gone), "running")):  # a Slurm node's
+        marker.write_text(json.dumps({"host": host, "pid": pid}))
+        assert run_state(tmp_path, spec) == state, (host, pid)
