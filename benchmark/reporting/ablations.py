@@ -107,6 +107,16 @@ def _label(axis: Axis, cell: pd.Series, display: Callable[[str], str], settings:
     return f"{name}, {axis.knob}={json.dumps(value) if isinstance(value, list) else value}"
 
 
+def _row_order(axis: Axis, cell: pd.Series) -> tuple:
+    """Pooling rows by pooling, then method; other axes by method, then the knob's value."""
+    value = knobs(cell)[axis.knob] if axis.knob else ""
+    number = value if isinstance(value, int | float) else 0.0
+    method = results.method_rank(str(cell["method"]))
+    if axis.knob == "pooling":
+        return (str(value), method)
+    return (method, number, json.dumps(value))
+
+
 def _text(cell: pd.Series, decimals: int) -> str:
     text = results.format_cell(cell, decimals)
     if cell["method"] != results.BASELINE and pd.notna(cell.get("delta")):
@@ -131,8 +141,9 @@ def axis_tables(stats: pd.DataFrame, display: Callable[[str], str]
             metrics = list(dict.fromkeys(cells["metric"]))
             decimals = results.decimals_for([v for vs in cells["values"] for v in vs])
             rows = []
-            for _, same in cells.groupby(
-                    ["method", "variant", "setting"], sort=False):
+            groups = [same for _, same in cells.groupby(["method", "variant", "setting"],
+                                                         sort=False)]
+            for same in sorted(groups, key=lambda g: _row_order(axis, g.iloc[0])):
                 by_metric = {str(c["metric"]): c for _, c in same.iterrows()}
                 first = next(iter(by_metric.values()))
                 rows.append([_label(axis, first, display, cells["setting"].nunique()), *(

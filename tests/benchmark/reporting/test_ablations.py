@@ -22,6 +22,7 @@ OPTIONS = {"batch_size": 8}
 #: (key, method, extra options, gt_known_loc / top1)
 RUNS = [
     (WSOL, "baseline", {}, 40.0), (WSOL, "has", {}, 44.0),
+    (WSOL, "has", {"has_hide_prob": 0.75}, 41.5),
     (WSOL, "has", {"has_hide_prob": 0.25}, 42.0), (WSOL, "has", {"has_fill": "random"}, 41.0),
     (WSOL, "has-56", {}, 43.0),
     (WSOL, "baseline", {"pooling": "gmp"}, 30.0), (WSOL, "has-56", {"pooling": "gmp"}, 35.0),
@@ -68,7 +69,8 @@ def test_each_axis_holds_its_own_cells_and_the_references_only(stats):
     tables = _tables(stats)
     first = {key: [r[0] for r in rows] for key, rows in tables.items()}
     assert first[("Hiding probability", "wsol")] == [
-        "baseline", "HaS, hide_prob=0.25", "HaS, hide_prob=0.5"]  # not fill=random, not HaS-56
+        "baseline", "HaS, hide_prob=0.25", "HaS, hide_prob=0.5", "HaS, hide_prob=0.75"]
+    # by value; not fill=random, not HaS-56
     assert any("fill=random" in r for r in first[("The hidden pixels' value", "wsol")])
     assert first[("Dropout at the image", "wsol")] == [
         "baseline", "HaS", "dropout-train", "dropout-traintest"]
