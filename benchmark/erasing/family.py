@@ -13,7 +13,9 @@ elsewhere (``Task.refused_methods``).
   ``mmcv.cutout`` draws the centre uniformly in the image; a square past the top/left edge is
   moved inside, one past the bottom/right edge is cut) and mmseg's ``RandomCutOut`` (its
   top-left corner is uniform in the image, so the square is cut at the bottom/right edge;
-  labels untouched). Filled with the mean pixel (the paper cuts after normalization, 0).
+  labels untouched); for mmaction2's clips, which it has none for, our
+  :class:`benchmark.pipelines.cutout.ClipCutout` (one square per clip, in every frame).
+  Filled with the mean pixel (the paper cuts after normalization, 0).
 - ``gridmask`` (Chen et al. 2020): our stage :class:`benchmark.pipelines.gridmask.GridMask`
   with the paper's ImageNet setting (:data:`benchmark.erasing.gridmask.IMAGENET_SETTING`),
   ``d`` scaled to the input like HaS's grid (:func:`benchmark.erasing.gridmask.scale_d_range`),
@@ -44,8 +46,10 @@ CUTOUT_DEFAULT_SIDE_AT_32PX = 16
 CUTMIX_ALPHA = 1.0
 #: The mmengine hook that ramps GridMask's probability (benchmark.pipelines.gridmask).
 PROB_RAMP_HOOK = "GridMaskProbRampHook"
-#: Where each OpenMMLab library's own cutout transform lives (mmaction2 ships none).
-MM_CUTOUT = {"mmpretrain": "mmpretrain.Cutout", "mmseg": "mmseg.RandomCutOut"}
+#: Each OpenMMLab library's cutout transform: its own, or ours for mmaction2's clips (it ships
+#: none; :class:`benchmark.pipelines.cutout.ClipCutout`).
+MM_CUTOUT = {"mmpretrain": "mmpretrain.Cutout", "mmseg": "mmseg.RandomCutOut",
+             "mmaction": "mmaction.ClipCutout"}
 
 
 def cutout_side_px(image_hw: tuple[int, int], dataset: str | None = None) -> tuple[int, str]:
@@ -100,7 +104,13 @@ def mm_stages(name: str, *, scope: str, image_hw: tuple[int, int], mean: list[fl
         raise ValueError(f"{scope} ships no cutout transform; use method 'gridmask' or "
                          "'random_erasing' for this task")
     side, how = cutout_side_px(image_hw, dataset)
-    if scope == "mmpretrain":
+    if scope == "mmaction":
+        import benchmark.pipelines.cutout  # noqa: F401  (registers ClipCutout)
+
+        stage = dict(type=MM_CUTOUT[scope], side_px=side, fill=fill, prob=1.0)
+        where = ("centre uniform over the pixels, cut at the edges (as the Cutout paper); one "
+                 "square per clip, the same in every frame (ours: ClipCutout)")
+    elif scope == "mmpretrain":
         stage = dict(type=MM_CUTOUT[scope], shape=side, pad_val=fill, prob=1.0)
         where = ("centre uniform in the image; past the top/left edge the square is moved "
                  "inside, past the bottom/right it is cut (mmcv.cutout)")

@@ -1,7 +1,8 @@
 """Framework adapters for the Hide-and-Seek core.
 
-Importing this package registers the OpenMMLab stages ``HideAndSeek``, ``HideAndSeekFrames``
-and ``GridMask`` (:mod:`benchmark.pipelines.gridmask`) in the ``TRANSFORMS`` registries of
+Importing this package registers the OpenMMLab stages ``HideAndSeek``, ``HideAndSeekFrames``,
+``GridMask`` (:mod:`benchmark.pipelines.gridmask`) and ``ClipCutout``
+(:mod:`benchmark.pipelines.cutout`) in the ``TRANSFORMS`` registries of
 mmpretrain, mmsegmentation and mmaction2, those of the three that import (see
 :mod:`benchmark.pipelines.mm`); it applies the compat shims the pinned stack needs first, so
 ``import benchmark.pipelines`` (or ``custom_imports=dict(imports=['benchmark.pipelines'])`` in
@@ -13,6 +14,7 @@ transform (``benchmark.pipelines.torchvision``), the torchreid helper
 """
 
 try:
+    from benchmark.pipelines.cutout import ClipCutout
     from benchmark.pipelines.gridmask import GridMask
     from benchmark.pipelines.mm import REGISTERED_SCOPES, HideAndSeek, HideAndSeekFrames
 except ModuleNotFoundError as err:  # no OpenMMLab here: the other adapters work without it
@@ -21,4 +23,5 @@ except ModuleNotFoundError as err:  # no OpenMMLab here: the other adapters work
     REGISTERED_SCOPES: tuple[str, ...] = ()
     __all__ = ["REGISTERED_SCOPES"]
 else:
-    __all__ = ["REGISTERED_SCOPES", "GridMask", "HideAndSeek", "HideAndSeekFrames"]
+    __all__ = ["REGISTERED_SCOPES", "ClipCutout", "GridMask", "HideAndSeek",
+               "HideAndSeekFrames"]

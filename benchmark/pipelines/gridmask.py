@@ -29,7 +29,7 @@ from benchmark.erasing.gridmask import (
     check_gridmask_args,
     sample_gridmask,
 )
-from benchmark.pipelines.registries import installed_scopes, registry
+from benchmark.pipelines.registries import register_transform
 
 
 class GridMask(BaseTransform):
@@ -213,15 +213,5 @@ class GridMaskProbRampHook(Hook):
                            f"{self.max_prob} over {self.ramp_length(runner.max_epochs)} epochs)")
 
 
-def register() -> tuple[str, ...]:
-    """Register :class:`GridMask` in each installed library's TRANSFORMS; return the scopes."""
-    scopes = installed_scopes()
-    for scope in scopes:
-        transforms = registry(scope, "TRANSFORMS")
-        if transforms.module_dict.get(GridMask.__name__) is not GridMask:
-            transforms.register_module(module=GridMask, force=True)
-    return scopes
-
-
 #: The scopes whose TRANSFORMS hold GridMask.
-REGISTERED_SCOPES = register()
+REGISTERED_SCOPES = register_transform(GridMask)

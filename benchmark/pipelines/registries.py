@@ -37,3 +37,13 @@ def installed_scopes() -> tuple[str, ...]:
 def registry(scope: str, name: str) -> Any:
     """The registry ``name`` (``"TRANSFORMS"``, ``"MODELS"``) of the library ``scope``."""
     return getattr(importlib.import_module(f"{scope}.registry"), name)
+
+
+def register_transform(cls: type) -> tuple[str, ...]:
+    """Register ``cls`` in the ``TRANSFORMS`` of every installed library; return the scopes."""
+    scopes = installed_scopes()
+    for scope in scopes:
+        transforms = registry(scope, "TRANSFORMS")
+        if transforms.module_dict.get(cls.__name__) is not cls:
+            transforms.register_module(module=cls, force=True)
+    return scopes

@@ -71,10 +71,9 @@ class VideoTask(MMTask):
     metrics: dict[str, bool] = field(default_factory=lambda: {
         "top1": True, "saliency_in_action": True})
     models: tuple[str, ...] = tuple(model for model, _ in CONFIGS)
-    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-frames", "gridmask")
+    methods: tuple[str, ...] = ("baseline", "random_erasing", "has", "has-frames", "cutout",
+                                "gridmask")
     refused_methods: dict[str, str] = field(default_factory=lambda: {
-        "cutout": "mmaction2 ships no cutout transform (mmpretrain's Cutout and mmseg's "
-                  "RandomCutOut read one image, not a clip); use gridmask or random_erasing",
         "cutmix": "cutmix here is mmpretrain's CutMix batch augment, which mmaction2's "
                   "recognizers do not take (mmaction2's own CutmixBlending is another "
                   "implementation, not provided as a method); use gridmask"})
@@ -188,11 +187,11 @@ class VideoTask(MMTask):
             params.update(has_mode="frames", has_segment_frames=segment,
                           has_hide_prob=method.hide_prob,
                           has_fill=HAS_FILL_NOTE)
-        if method.augment == "gridmask":  # one grid for the clip (benchmark.pipelines.gridmask)
-            cfg, grid_params = apply_method_to_mm_config(cfg, method, scope=self.scope,
-                                                         image_hw=frame_hw)
-            params.update({k: v for k, v in grid_params.items() if k != "method"},
-                          gridmask_mode="one mask shared by the clip's frames")
+        if method.augment in ("gridmask", "cutout"):  # one mask / square for the whole clip
+            cfg, family_params = apply_method_to_mm_config(cfg, method, scope=self.scope,
+                                                           image_hw=frame_hw)
+            params.update({k: v for k, v in family_params.items() if k != "method"},
+                          **{f"{method.augment}_mode": "one mask shared by the clip's frames"})
         if stages:
             train = cfg.train_dataloader.dataset
             train.pipeline = insert_stages(list(train.pipeline), stages, before="FormatShape")

@@ -159,6 +159,30 @@ def test_gridmask_masks_a_clip_with_one_mask_and_validates():
         GridMask(d_range=(20, 10))
 
 
+def test_clip_cutout_blanks_one_square_in_every_frame_of_real_frames(shared_data):
+    from benchmark.pipelines.cutout import ClipCutout
+
+    frames = _images(shared_data / "camvid-subset" / "train", "*.png", 4)  # a real sequence
+    stage = ClipCutout(side_px=60, fill=[104, 116, 124], prob=1.0)
+    np.random.seed(5)
+    out = stage.transform({"imgs": [f.copy() for f in frames]})["imgs"]
+    pairs = zip(frames, out, strict=True)
+    boxes = {_filled_box(before, after, [104, 116, 124]) for before, after in pairs}
+    assert len(boxes) == 1  # one square, the same in every frame
+    top, bottom, left, right = boxes.pop()
+    assert 0 < (bottom - top) <= 60 and 0 < (right - left) <= 60
+    clip = np.stack(frames)
+    np.random.seed(5)
+    same = stage.transform({"imgs": clip.copy()})["imgs"]  # a T x H x W x C array alike
+    assert (same == np.stack(out)).all() and (clip == np.stack(frames)).all()
+    assert ClipCutout(side_px=8, prob=0.0).transform({"imgs": frames})["imgs"] is frames
+    assert repr(stage) == "ClipCutout(side_px=60, fill=[104, 116, 124], prob=1.0)"
+    for bad, match in (({"side_px": 0}, "side_px"), ({"side_px": 8, "prob": 2}, "prob"),
+                       ({"side_px": 8, "fill": "mean"}, "fill")):
+        with pytest.raises(ValueError, match=match):
+            ClipCutout(**bad)
+
+
 def _ramp_runner(epoch: int, max_epochs: int, dataset):
     from types import SimpleNamespace
 
@@ -338,7 +362,7 @@ def test_gridmask_classification_run_ramps_the_probability(tiny_cifar10, tmp_pat
 
 REFUSED = [(task, method) for task, method in (
     ("segmentation", "cutmix"), ("age_gender", "cutmix"), ("reid", "cutmix"),
-    ("video", "cutmix"), ("video", "cutout"), ("action_localization", "cutout"),
+    ("video", "cutmix"), ("action_localization", "cutout"),
     ("action_localization", "gridmask"), ("action_localization", "cutmix"))]
 WHY = {"segmentation": "labels are per pixel", "age_gender": "regress age",
        "reid": "hard identity labels", "video": "mmaction2",

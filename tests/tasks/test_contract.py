@@ -39,7 +39,7 @@ HIDING = ("HideAndSeek", "HideAndSeekFrames", "HideAndSeekTensor")
 FEATURE_HIDING_HOOK = "HideFeatureCellsHook"
 #: Type names of the erasing stages a method inserts (the framework's own or ours).
 ERASING = ("RandomErasing", "RandomCutOut", "EraseSnippetSpan", "Cutout", "GridMask",
-           "CutoutTensor", "GridMaskTensor")
+           "CutoutTensor", "GridMaskTensor", "ClipCutout")
 
 #: Each CIFAR release: (its class count, the mmpretrain dataset types that read it).
 CIFAR = {"cifar10": (10, ("CIFAR10", "CIFAR10Unverified")), "cifar100": (100, ("CIFAR100",))}

@@ -73,6 +73,9 @@ def test_method_stages_in_clip_pipeline(clips_root):
     train, _, params, _ = stages(RunSpec(**{**base.__dict__, "method": "random_erasing"}))
     assert train[train.index("RandomErasing") + 1] == "FormatShape"
     assert params["re_max_area_ratio"] == 0.4
+    train, test, params, _ = stages(RunSpec(**{**base.__dict__, "method": "cutout"}))
+    assert train[train.index("ClipCutout") + 1] == "FormatShape" and "ClipCutout" not in test
+    assert params["cutout_type"] == "mmaction.ClipCutout" and params["cutout_side_px"] == 16
     with pytest.raises(ValueError, match="has-frames"):
         TASK.check(base.with_options(has_mode="frames"))
 
