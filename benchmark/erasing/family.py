@@ -22,7 +22,7 @@ elsewhere (``Task.refused_methods``).
   and the paper's probability schedule: linear from 0 to 0.8 over the first 80% of the
   training epochs (its ImageNet run: 240 of 300), set each epoch by
   :class:`benchmark.pipelines.gridmask.GridMaskProbRampHook` (:func:`add_gridmask_prob_ramp`).
-  The torchreid counterpart keeps 0.8 throughout.
+  The torchreid counterpart (tasks/reid/erasing.py) keeps 0.8 throughout.
 - ``cutmix`` (Yun et al. 2019, arXiv 1905.04899): mmpretrain's ``CutMix`` batch augment with
   the paper's ``alpha = 1.0`` (lambda ~ Beta(1, 1) = uniform), applied to every batch.
 """
@@ -160,41 +160,3 @@ def apply_batch_augment(cfg: Any, scope: str) -> None:
                          f"{train_cfg['augments']!r}; drop them or use another method")
     train_cfg["augments"] = [dict(type="CutMix", alpha=CUTMIX_ALPHA)]
     model["train_cfg"] = train_cfg
-
-
-def add_torchreid_stage(datamanager: Any, name: str, image_hw: tuple[int, int]
-                        ) -> dict[str, Any]:
-    """Put our ``cutout`` / ``gridmask`` counterpart after torchreid's ``Normalize``; params.
-
-    torchreid ships neither; ours (:mod:`benchmark.pipelines.torchreid_erasing`) fill 0 in the
-    normalized tensor (the mean pixel ``norm_mean``). Cutout's square is the paper's: centre
-    anywhere, cut at every edge. Sizes scale with the crop's shorter side like the others'.
-
-    Raises:
-        ValueError: for ``cutmix`` or another name (no torchreid counterpart).
-    """
-    from benchmark.pipelines.torchreid_erasing import (
-        CutoutTensor,
-        GridMaskTensor,
-        add_after_normalize,
-    )
-
-    fill_note = "0 after Normalize (= norm_mean in pixel space)"
-    if name == "cutout":
-        side, how = cutout_side_px(image_hw)
-        steps = add_after_normalize(datamanager, CutoutTensor(side, prob=1.0, fill=0.0))
-        return {"cutout_type": "ours (CutoutTensor)", "cutout_side_px": side,
-                "cutout_side_source": how, "cutout_holes": 1, "cutout_prob": 1.0,
-                "cutout_placement": "centre uniform in the image, cut at every edge (the paper)",
-                "cutout_fill": fill_note, "train_transform": steps}
-    if name == "gridmask":
-        d_range = scale_d_range(IMAGENET_SETTING["d_range_px"], image_hw)
-        stage = GridMaskTensor(d_range, IMAGENET_SETTING["ratio"],
-                               IMAGENET_SETTING["rotate_deg"], IMAGENET_SETTING["prob"])
-        steps = add_after_normalize(datamanager, stage)
-        return {"gridmask_type": "ours (GridMaskTensor)", "gridmask_d_range_px": list(d_range),
-                "gridmask_ratio": stage.ratio, "gridmask_rotate_deg": stage.rotate_deg,
-                "gridmask_prob": stage.prob,
-                "gridmask_drop_fraction": round(expected_drop_fraction(stage.ratio), 4),
-                "gridmask_fill": fill_note, "train_transform": steps}
-    raise ValueError(f"{name!r} has no torchreid counterpart (only cutout and gridmask)")

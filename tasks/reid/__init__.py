@@ -15,7 +15,7 @@ Methods act on the training transform only: ``baseline`` = torchreid's ``random_
 Random Erasing re-ID code do); ``has`` inserts our stage right after ``Normalize``
 (:func:`benchmark.pipelines.torchreid.add_hide_and_seek`, hidden pixels 0 = the mean pixel);
 ``has+random_erasing`` does both (HaS first). ``cutout`` / ``gridmask`` put our counterparts
-(torchreid ships neither: :mod:`benchmark.pipelines.torchreid_erasing`) after ``Normalize``,
+(torchreid ships neither: :mod:`tasks.reid.erasing`) after ``Normalize``,
 filling 0; ``cutmix`` is refused (``hasbench run`` exits 2 saying why). Grid sizes are the
 paper's absolute pixels on the 256x128 crop (not rescaled); smaller inputs get proportionally
 smaller cells (``has.grid_reference_short_side_px``, default 128 = the crop's short side).
@@ -38,11 +38,12 @@ from typing import Any
 from benchmark.cfg_options import REID_OWNED, apply_plain, overrides_of
 from benchmark.engine.paths import REPO_ROOT
 from benchmark.engine.spec import EXECUTION_OPTIONS, PRETRAINED_OPTION, RunSpec, TaskOutput
-from benchmark.erasing.family import PIPELINE_FAMILY, add_torchreid_stage
+from benchmark.erasing.family import PIPELINE_FAMILY
 from benchmark.methods import HAS_OPTIONS, method_for, method_grid_sizes
 from benchmark.user_methods import USER_OPTIONS, UserMethod, add_torchreid_stages, torchreid_stages
 from tasks.base import IMAGE_METHODS, DatasetInfo, Task
 from tasks.reid.data import LAYOUTS, register_offline_datasets
+from tasks.reid.erasing import add_torchreid_stage
 from tasks.reid.train import import_torchreid, run_torchreid, set_random_seed
 
 CONFIG_DIR = REPO_ROOT / "configs" / "reid"

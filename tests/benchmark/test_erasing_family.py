@@ -283,7 +283,7 @@ def _report_prob(stage, ask, answer) -> None:
 def test_torchreid_counterparts_fill_zero_after_normalize():
     import torch
 
-    from benchmark.pipelines.torchreid_erasing import CutoutTensor, GridMaskTensor
+    from tasks.reid.erasing import CutoutTensor, GridMaskTensor
 
     image = torch.ones(3, 256, 128)
     cut = CutoutTensor(64)(image)

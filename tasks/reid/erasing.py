@@ -15,7 +15,14 @@ import torch
 from torchvision.transforms import Compose, Normalize
 
 from benchmark.erasing.cutout import apply_box, sample_cutout_box
-from benchmark.erasing.gridmask import check_gridmask_args, sample_gridmask
+from benchmark.erasing.family import cutout_side_px
+from benchmark.erasing.gridmask import (
+    IMAGENET_SETTING,
+    check_gridmask_args,
+    expected_drop_fraction,
+    sample_gridmask,
+    scale_d_range,
+)
 
 
 class CutoutTensor:
@@ -107,3 +114,35 @@ def add_after_normalize(datamanager: Any, stage: Any) -> list[str]:
         if loader is not None:
             loader.dataset.transform = new_transform
     return [type(t).__name__ for t in new_transform.transforms]
+
+
+def add_torchreid_stage(datamanager: Any, name: str, image_hw: tuple[int, int]
+                        ) -> dict[str, Any]:
+    """Put our ``cutout`` / ``gridmask`` counterpart after torchreid's ``Normalize``; params.
+
+    torchreid ships neither; ours (:class:`CutoutTensor`, :class:`GridMaskTensor`) fill 0 in the
+    normalized tensor (the mean pixel ``norm_mean``). Cutout's square is the paper's: centre
+    anywhere, cut at every edge. Sizes scale with the crop's shorter side like the others'.
+
+    Raises:
+        ValueError: for ``cutmix`` or another name (no torchreid counterpart).
+    """
+    fill_note = "0 after Normalize (= norm_mean in pixel space)"
+    if name == "cutout":
+        side, how = cutout_side_px(image_hw)
+        steps = add_after_normalize(datamanager, CutoutTensor(side, prob=1.0, fill=0.0))
+        return {"cutout_type": "ours (CutoutTensor)", "cutout_side_px": side,
+                "cutout_side_source": how, "cutout_holes": 1, "cutout_prob": 1.0,
+                "cutout_placement": "centre uniform in the image, cut at every edge (the paper)",
+                "cutout_fill": fill_note, "train_transform": steps}
+    if name == "gridmask":
+        d_range = scale_d_range(IMAGENET_SETTING["d_range_px"], image_hw)
+        stage = GridMaskTensor(d_range, IMAGENET_SETTING["ratio"],
+                               IMAGENET_SETTING["rotate_deg"], IMAGENET_SETTING["prob"])
+        steps = add_after_normalize(datamanager, stage)
+        return {"gridmask_type": "ours (GridMaskTensor)", "gridmask_d_range_px": list(d_range),
+                "gridmask_ratio": stage.ratio, "gridmask_rotate_deg": stage.rotate_deg,
+                "gridmask_prob": stage.prob,
+                "gridmask_drop_fraction": round(expected_drop_fraction(stage.ratio), 4),
+                "gridmask_fill": fill_note, "train_transform": steps}
+    raise ValueError(f"{name!r} has no torchreid counterpart (only cutout and gridmask)")
