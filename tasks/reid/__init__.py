@@ -43,7 +43,6 @@ from benchmark.methods import HAS_OPTIONS, method_for, method_grid_sizes
 from benchmark.user_methods import USER_OPTIONS, UserMethod, add_torchreid_stages, torchreid_stages
 from tasks.base import IMAGE_METHODS, DatasetInfo, Task
 from tasks.reid.data import LAYOUTS, register_offline_datasets
-from tasks.reid.erasing import add_torchreid_stage
 from tasks.reid.train import import_torchreid, run_torchreid, set_random_seed
 
 CONFIG_DIR = REPO_ROOT / "configs" / "reid"
@@ -263,6 +262,8 @@ def build_datamanager(cfg: dict[str, Any], spec: RunSpec, source: str, use_gpu: 
             "none: the paper's absolute pixels" if tuple(grid) == method.grid_sizes_px
             else f"scaled by short side {min(hw)} / {reference_px} px")
     if method.augment in PIPELINE_FAMILY:  # our counterparts (torchreid ships neither)
+        from tasks.reid.erasing import add_torchreid_stage  # imports torch: not for `list`
+
         params.update(add_torchreid_stage(datamanager, method.augment,
                                           (int(data["height"]), int(data["width"]))))
     if isinstance(method, UserMethod):
